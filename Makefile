@@ -1,0 +1,31 @@
+# Two commands matter: `make bench` and `make test`. Both create a local
+# virtual environment in .venv on first use, so a fresh machine needs only python3.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: test bench bench-quick docs clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# One stamp per set of extras: re-install only when pyproject.toml changes.
+.stamp-%: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[$*]"
+	@touch $@
+
+test: .stamp-test
+	$(PY) -m pytest
+
+bench: .stamp-bench
+	$(PY) -m benchmarks $(ARGS)
+
+bench-quick: .stamp-bench
+	$(PY) -m benchmarks --quick $(ARGS)
+
+docs: .stamp-docs
+	$(PY) -m sphinx -W --keep-going -b html -q docs docs/_build/html
+
+clean:
+	rm -rf $(VENV) .stamp-* docs/_build docs/generated *.egg-info

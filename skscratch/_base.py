@@ -1,0 +1,62 @@
+"""Plumbing shared by the estimators: input conventions that are not numerics."""
+
+import functools
+import os
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def restore_on_failure(method):
+    """Decorate ``fit``-like methods so that a failed call leaves ``self`` as it was.
+
+    scikit-learn's ``validate_data(reset=True)`` records ``n_features_in_`` and
+    ``feature_names_in_`` before it has finished checking the data, so a fit
+    that raises on bad input would otherwise leave an already fitted model
+    half-updated. The attribute dictionary is shallow-copied before the call and
+    put back if anything raises; fitted arrays are replaced, never modified in
+    place, so a shallow copy is enough.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        saved = dict(self.__dict__)
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    return wrapper
+
+
+def _available_memory_bytes():
+    """Physical memory currently available, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def densify(X, dtype=np.float64, max_fraction=0.25):
+    """Dense float copy of a sparse matrix, refused when it would not fit comfortably.
+
+    The dense solvers need the whole matrix. A dense copy is made only when it
+    takes at most ``max_fraction`` of the available memory (the solvers need a
+    few more arrays of the same size); otherwise a ``MemoryError``-like
+    ``ValueError`` names the size so the user can decide what to do.
+    """
+    if not sp.issparse(X):
+        return X
+    n, p = X.shape
+    need = n * p * np.dtype(dtype).itemsize
+    avail = _available_memory_bytes()
+    if avail is not None and need > max_fraction * avail:
+        raise ValueError(
+            f"X is a sparse matrix of shape {X.shape}; the dense solver needs it as a "
+            f"dense array of {need / 2**30:.2f} GiB, more than {max_fraction:.0%} of the "
+            f"{avail / 2**30:.2f} GiB of memory available. Reduce the number of samples "
+            f"or features (for example with feature selection), or fit on a subsample."
+        )
+    return X.toarray().astype(dtype, copy=False)

@@ -1,0 +1,527 @@
+"""Dense linear algebra for least squares, written from numpy's array primitives.
+
+Everything here is built from array arithmetic, ufuncs, reductions, indexing and
+the matrix product; no ``numpy.linalg`` or ``scipy.linalg``. The functions are
+plain functions on float64 arrays so that each can be tested alone against a
+LAPACK-backed oracle.
+
+Storage convention
+------------------
+numpy arrays are row-major, while Householder QR works column by column. The
+factorizations therefore work on the *transpose* of the matrix, ``At = A.T``,
+held C-contiguous: column ``j`` of ``A`` is the contiguous row ``At[j]``, so
+every reflection streams contiguous memory. The reflector vectors are stored
+in place below the diagonal of ``A`` (to the right of the diagonal of ``At``),
+with the implicit leading 1 that LAPACK's ``dgeqrf`` also uses.
+
+Contents
+--------
+- :func:`householder_vector`   H x = beta e1 with H = I - tau v v^T (LAPACK's dlarfg)
+- :func:`householder_qr`       blocked QR, compact WY form, recursive panels
+- :func:`pivoted_qr`           rank-revealing QR with column pivoting (Businger-Golub)
+- :func:`apply_reflectors`     Q B or Q^T B from stored reflectors
+- :func:`cholesky`             blocked Cholesky factorization A = R^T R
+- :func:`solve_triangular`     blocked back- and forward-substitution
+- :func:`cholesky_qr2`         CholeskyQR2 least squares, the fast path
+- :func:`lstsq_householder`    minimum-norm least squares by QR + pivoting + COD
+"""
+
+import numpy as np
+
+_EPS = np.finfo(np.float64).eps
+# Squares below this underflow to subnormals and lose digits; above _BIG
+# they overflow. Between the two, x @ x gives the squared norm safely.
+_TINY = np.sqrt(np.finfo(np.float64).tiny) * 4.0
+_BIG = np.sqrt(np.finfo(np.float64).max) / 4.0
+
+
+class SingularMatrixError(ArithmeticError):
+    """A factorization met a pivot that is not positive (or a zero on a diagonal)."""
+
+
+# ---------------------------------------------------------------------------
+# Norms and single reflections
+# ---------------------------------------------------------------------------
+
+
+def vector_norm(x):
+    """Euclidean norm of a 1-D array without overflow or harmful underflow.
+
+    ``sqrt(x @ x)`` is one fused pass and exact enough, but ``x @ x``
+    overflows once entries pass ~1e154 and loses digits below ~1e-154. Only in
+    those rare cases is the vector rescaled by its largest magnitude first.
+    """
+    if x.size == 0:
+        return 0.0
+    ss = float(x @ x)
+    if _TINY < ss < _BIG * _BIG:  # the common case: no scaling needed
+        return np.sqrt(ss)
+    scale = float(np.max(np.abs(x)))
+    if scale == 0.0:
+        return 0.0
+    y = x / scale
+    return scale * np.sqrt(float(y @ y))
+
+
+def householder_vector(x):
+    """Reflection that maps ``x`` onto a multiple of the first unit vector.
+
+    Returns ``(v_tail, tau, beta)`` such that ``H = I - tau v v^T`` with
+    ``v = [1, v_tail]`` satisfies ``H x = beta e1`` and ``|beta| = ||x||``.
+
+    The sign of ``beta`` is opposite to ``x[0]``: then ``x[0] - beta`` adds two
+    numbers of the same sign and never cancels, which is what keeps ``v``
+    accurate (choosing the other sign loses all digits when ``x`` is already
+    nearly a multiple of e1). This is LAPACK's ``dlarfg``.
+    """
+    alpha = float(x[0])
+    xnorm = vector_norm(x[1:])
+    if xnorm == 0.0:
+        # Already a multiple of e1: H = I.
+        return np.zeros(x.shape[0] - 1), 0.0, alpha
+    beta = -np.copysign(np.hypot(alpha, xnorm), alpha)
+    tau = (beta - alpha) / beta
+    v_tail = x[1:] / (alpha - beta)
+    return v_tail, tau, beta
+
+
+def _unit_vector(v_tail):
+    v = np.empty(v_tail.shape[0] + 1)
+    v[0] = 1.0
+    v[1:] = v_tail
+    return v
+
+
+# ---------------------------------------------------------------------------
+# Blocked Householder QR (compact WY)
+# ---------------------------------------------------------------------------
+
+
+def _reflector_rows(At, j0, j1):
+    """Explicit reflector vectors ``V^T`` (rows) of columns j0..j1-1, from column j0 on.
+
+    Row ``i`` holds ``v`` of column ``j0 + i``: zeros before its diagonal, the
+    implicit 1 on it, then the stored tail.
+    """
+    Vt = At[j0:j1, j0:].copy()
+    for i in range(j1 - j0):
+        Vt[i, :i] = 0.0
+        Vt[i, i] = 1.0
+    return Vt
+
+
+def _t_factor(Vt, taus):
+    """Triangular factor T with ``H_1 ... H_k = I - V T V^T`` (LAPACK's dlarft).
+
+    Recurrence: ``T_k = [[T_{k-1}, -tau_k T_{k-1} V_{k-1}^T v_k], [0, tau_k]]``.
+    The Gram matrix ``V^T V`` is computed once, as one matrix product.
+    """
+    k = taus.shape[0]
+    S = Vt @ Vt.T
+    T = np.zeros((k, k))
+    for i in range(k):
+        T[:i, i] = -taus[i] * (T[:i, :i] @ S[:i, i])
+        T[i, i] = taus[i]
+    return T
+
+
+def _apply_block_qt(Vt, T, Bt):
+    """``B <- (I - V T V^T)^T B`` in transposed storage: ``Bt <- Bt - (Bt V) T V^T``.
+
+    Three matrix products; the trailing matrix is streamed once per block
+    instead of once per column, which is what makes the blocked QR fast.
+    """
+    if Bt.shape[0] == 0:
+        return
+    Bt -= ((Bt @ Vt.T) @ T) @ Vt
+
+
+_LEAF = 8  # panel width below which the panel is factored column by column
+
+
+def _panel_qr(At, j0, j1, taus):
+    """Factor columns j0..j1-1 (rows j0.. of A) in place; return their T factor.
+
+    Recursive (Elmroth & Gustavson 2000): factor the left half, update the
+    right half with the left half's block reflector, factor the right half,
+    then merge the T factors. Only leaves of width <= _LEAF work column by
+    column, so almost all the work is matrix products even inside a panel.
+    """
+    w = j1 - j0
+    if w <= _LEAF:
+        for j in range(j0, j1):
+            v_tail, tau, beta = householder_vector(At[j, j:])
+            At[j, j] = beta
+            At[j, j + 1:] = v_tail
+            taus[j] = tau
+            if tau != 0.0 and j + 1 < j1:
+                v = _unit_vector(v_tail)
+                rows = At[j + 1:j1, j:]
+                rows -= np.outer(tau * (rows @ v), v)  # H B = B - tau v (v^T B)
+        return _t_factor(_reflector_rows(At, j0, j1), taus[j0:j1])
+    h = w // 2
+    T1 = _panel_qr(At, j0, j0 + h, taus)
+    V1t = _reflector_rows(At, j0, j0 + h)
+    _apply_block_qt(V1t, T1, At[j0 + h:j1, j0:])
+    T2 = _panel_qr(At, j0 + h, j1, taus)
+    V2t = _reflector_rows(At, j0 + h, j1)
+    # I - V T V^T for V = [V1 V2]: T = [[T1, -T1 (V1^T V2) T2], [0, T2]].
+    T = np.zeros((w, w))
+    T[:h, :h] = T1
+    T[h:, h:] = T2
+    T[:h, h:] = -(T1 @ (V1t[:, h:] @ V2t.T)) @ T2
+    return T
+
+
+def householder_qr(At, n_factor=None, block_size=64):
+    """Blocked Householder QR of ``A = At.T``, in place, in transposed storage.
+
+    Parameters
+    ----------
+    At : ndarray of shape (n_cols, n_rows), C-contiguous float64
+        The transpose of the matrix to factor. Overwritten: on return, for
+        the factored columns ``j < k``, ``At[j, :j+1]`` holds column ``j`` of
+        ``R`` and ``At[j, j+1:]`` the tail of reflector ``j``. Columns past
+        ``n_factor`` are not factored but have ``Q^T`` applied: factoring
+        ``[X | Y]`` with ``n_factor = X.shape[1]`` yields ``Q^T Y`` for free.
+    n_factor : int, default=None
+        How many leading columns to factor (default: all).
+    block_size : int, default=64
+        Columns per block of the compact WY update.
+
+    Returns
+    -------
+    taus : ndarray of shape (k,)
+        Reflector scalars, ``k = min(n_factor, n_rows)``.
+
+    Notes
+    -----
+    Backward stable for any rank: the computed R is the exact R of
+    ``A + E`` with ``||E|| = O(u ||A||)`` (Higham, Thm 19.4). Blocking changes
+    the order of operations, not this bound.
+    """
+    n_cols, m = At.shape
+    if n_factor is None:
+        n_factor = n_cols
+    k = min(n_factor, m)
+    taus = np.zeros(k)
+    for j0 in range(0, k, block_size):
+        j1 = min(j0 + block_size, k)
+        T = _panel_qr(At, j0, j1, taus)
+        if j1 < n_cols:
+            _apply_block_qt(_reflector_rows(At, j0, j1), T, At[j1:, j0:])
+    return taus
+
+
+def apply_reflectors(At, taus, B, transpose):
+    """Apply ``Q = H_1 ... H_k`` (or ``Q^T``) stored in ``At`` to ``B`` in place.
+
+    ``B`` has shape (n_rows, n_rhs). One reflection at a time: meant for the
+    small matrices of the rank-revealing stage, not for the tall bulk.
+    """
+    k = taus.shape[0]
+    order = range(k) if transpose else range(k - 1, -1, -1)
+    for j in order:
+        if taus[j] == 0.0:
+            continue
+        v = _unit_vector(At[j, j + 1:])
+        Bj = B[j:]
+        Bj -= np.outer(v, taus[j] * (v @ Bj))
+    return B
+
+
+def upper_from_transposed(At, n_rows, n_cols):
+    """The upper trapezoid R (n_rows x n_cols) stored in the rows of ``At``."""
+    R = np.zeros((n_rows, n_cols))
+    for j in range(n_cols):
+        top = min(j + 1, n_rows)
+        R[:top, j] = At[j, :top]
+    return R
+
+
+# ---------------------------------------------------------------------------
+# Rank-revealing QR
+# ---------------------------------------------------------------------------
+
+
+def pivoted_qr(A, C, rcond):
+    """Householder QR with column pivoting, stopped at the numerical rank.
+
+    Factors ``A P = Q R`` choosing at each step the remaining column of
+    largest norm (Businger & Golub 1965), so ``|R_00| >= |R_11| >= ...``, and
+    applies ``Q^T`` to ``C`` alongside. The factorization stops at the first
+    step whose pivot column norm is at most ``rcond * |R_00|``: the rest of R
+    is treated as zero and that step's count is the numerical rank.
+
+    Parameters
+    ----------
+    A : ndarray of shape (m, n)
+    C : ndarray of shape (m, k)
+        Right-hand sides; overwritten with ``Q^T C``.
+    rcond : float
+        Relative threshold on the diagonal of R.
+
+    Returns
+    -------
+    R : ndarray of shape (rank, n)
+        The leading rows of R, columns in pivoted order.
+    perm : ndarray of shape (n,)
+        Column ``i`` of ``A P`` is column ``perm[i]`` of ``A``.
+    rank : int
+
+    Notes
+    -----
+    Column norms are downdated after each step and recomputed when the
+    downdate cancels too much (LAPACK's dlaqp2 criterion from Drmac &
+    Bujanovic 2008), so pivots stay right at the cost of an occasional pass.
+    This is level-2 work, one column at a time: callers first shrink a tall
+    matrix to its square triangle so pivoting runs on a small matrix.
+    """
+    m, n = A.shape
+    At = np.array(A.T, dtype=np.float64, order="C")
+    perm = np.arange(n)
+    norms = np.array([vector_norm(row) for row in At])
+    ref_norms = norms.copy()
+    tol_downdate = np.sqrt(_EPS)
+    rank = 0
+    r00 = 0.0
+    for j in range(min(m, n)):
+        p = j + int(np.argmax(norms[j:]))
+        if p != j:
+            At[[j, p]] = At[[p, j]]
+            perm[[j, p]] = perm[[p, j]]
+            norms[[j, p]] = norms[[p, j]]
+            ref_norms[[j, p]] = ref_norms[[p, j]]
+        pivot_norm = vector_norm(At[j, j:])
+        if j == 0:
+            r00 = pivot_norm
+        if pivot_norm == 0.0 or pivot_norm <= rcond * r00:
+            break
+        v_tail, tau, beta = householder_vector(At[j, j:])
+        At[j, j] = beta
+        At[j, j + 1:] = 0.0
+        rank = j + 1
+        if tau != 0.0:
+            v = _unit_vector(v_tail)
+            rest = At[j + 1:, j:]
+            rest -= np.outer(tau * (rest @ v), v)
+            Cj = C[j:]
+            Cj -= np.outer(v, tau * (v @ Cj))
+        # Downdate the remaining column norms: ||a_l[j+1:]||^2 = ||a_l[j:]||^2 - R_jl^2.
+        if j + 1 < n:
+            nl = norms[j + 1:]
+            live = nl > 0.0
+            ratio = np.zeros_like(nl)
+            ratio[live] = np.abs(At[j + 1:, j][live]) / nl[live]
+            shrink = np.maximum(0.0, (1.0 - ratio) * (1.0 + ratio))
+            drift = np.zeros_like(nl)
+            drift[live] = shrink[live] * (nl[live] / ref_norms[j + 1:][live]) ** 2
+            recompute = live & (drift <= tol_downdate)
+            nl[live] *= np.sqrt(shrink[live])
+            for i in np.flatnonzero(recompute):
+                nl[i] = vector_norm(At[j + 1 + i, j + 1:])
+                ref_norms[j + 1 + i] = nl[i]
+    R = upper_from_transposed(At, rank, n)
+    return R, perm, rank
+
+
+# ---------------------------------------------------------------------------
+# Triangular solves and Cholesky
+# ---------------------------------------------------------------------------
+
+
+def solve_triangular(T, B, lower=False, block_size=64):
+    """Solve ``T X = B`` for triangular ``T`` by blocked substitution.
+
+    Back-substitution (upper) goes from the last row up,
+    ``x_i = (b_i - sum_{j>i} T_ij x_j) / T_ii``; forward substitution
+    (lower) from the first row down. Rows are taken in blocks: each block's
+    coupling to the already-solved rows is one matrix product, and only
+    inside a block does the solve go row by row. To solve with ``T^T``, pass
+    ``T.T`` and flip ``lower`` (a view, no copy).
+
+    Triangular substitution is backward stable: the computed X solves
+    ``(T + E) X = B`` with ``|E| <= n u |T|`` (Higham, Thm 8.5).
+    """
+    n = T.shape[0]
+    X = np.array(B, dtype=np.float64, copy=True)
+    vector = X.ndim == 1
+    if vector:
+        X = X.reshape(-1, 1)
+    diag = np.diagonal(T)
+    if np.any(diag == 0.0):
+        raise SingularMatrixError("triangular matrix has a zero on its diagonal")
+    starts = list(range(0, n, block_size))
+    if not lower:
+        starts.reverse()
+    for s in starts:
+        e = min(s + block_size, n)
+        if lower:
+            if s > 0:
+                X[s:e] -= T[s:e, :s] @ X[:s]
+            rows = range(s, e)
+        else:
+            if e < n:
+                X[s:e] -= T[s:e, e:] @ X[e:]
+            rows = range(e - 1, s - 1, -1)
+        for i in rows:
+            if lower:
+                if i > s:
+                    X[i] -= T[i, s:i] @ X[s:i]
+            elif i + 1 < e:
+                X[i] -= T[i, i + 1:e] @ X[i + 1:e]
+            X[i] /= T[i, i]
+    return X.ravel() if vector else X
+
+
+def cholesky(A, block_size=64):
+    """Upper Cholesky factor ``R`` with ``A = R^T R``, blocked, right-looking.
+
+    Raises :class:`SingularMatrixError` when a pivot is not positive (``A`` is
+    not numerically positive definite). For each diagonal block: factor it,
+    solve for the block row to its right (``R_12 = R_11^{-T} A_12``), and
+    update the trailing matrix ``A_22 -= R_12^T R_12`` as one matrix product.
+
+    Cholesky needs no pivoting: for a positive definite matrix it is backward
+    stable (Higham, Thm 10.3). Breakdown signals that ``A`` is indefinite to
+    working precision, which callers use as a cheap ill-conditioning test.
+    """
+    n = A.shape[0]
+    R = np.array(A, dtype=np.float64, copy=True)
+    for s in range(0, n, block_size):
+        e = min(s + block_size, n)
+        for i in range(s, e):
+            d = R[i, i]
+            if not d > 0.0:  # also catches NaN
+                raise SingularMatrixError(f"pivot {i} of the Cholesky factorization is not positive")
+            r = np.sqrt(d)
+            R[i, i] = r
+            R[i, i + 1:e] /= r
+            R[i + 1:e, i + 1:e] -= np.outer(R[i, i + 1:e], R[i, i + 1:e])
+        if e < n:
+            R11 = np.triu(R[s:e, s:e])
+            R[s:e, e:] = solve_triangular(R11.T, R[s:e, e:], lower=True)
+            R[e:, e:] -= R[s:e, e:].T @ R[s:e, e:]
+    return np.triu(R)
+
+
+# ---------------------------------------------------------------------------
+# Least squares drivers
+# ---------------------------------------------------------------------------
+
+
+def default_rcond(n_samples, n_features):
+    """Default rank threshold ``max(n_samples, n_features) * u``.
+
+    The QR factorization's rounding error is a modest multiple of
+    ``u ||A||`` that grows with the dimensions; a diagonal entry of R below
+    this size is indistinguishable from zero (the same default as
+    ``numpy.linalg.matrix_rank``).
+    """
+    return max(n_samples, n_features, 1) * _EPS
+
+
+def cholesky_qr2(X, Y, rcond, orth_tol=1e-2):
+    """Least squares by CholeskyQR2, or ``None`` where it cannot be trusted.
+
+    ``R1 = chol(X^T X)``, ``Q1 = X R1^{-1}``, ``R2 = chol(Q1^T Q1)``; then
+    ``X = Q R`` with ``Q = Q1 R2^{-1}`` and ``R = R2 R1``, and
+    ``R theta = Q^T Y = R2^{-T} (Q1^T Y)`` is solved by back-substitution,
+    never forming Q. All the O(n p^2) work is three matrix products.
+
+    One pass of Cholesky QR loses orthogonality like ``kappa(X)^2 u``; the
+    second pass restores it to O(u) as long as ``kappa(X)`` is well below
+    ``u^{-1/2}`` ~ 1e8 (Yamamoto, Nakatsukasa, Yanagisawa & Fukaya 2015).
+    The guard here checks that rather than assuming it: the path is refused
+    (``None`` is returned) when the first Cholesky breaks down, when
+    ``||Q1^T Q1 - I||_F > orth_tol`` (then kappa(X)^2 u is not small), or
+    when the rank threshold ``rcond`` could classify X as rank deficient.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p), n >= p
+    Y : ndarray of shape (n, k)
+    rcond : float
+    orth_tol : float, default=1e-2
+
+    Returns
+    -------
+    theta : ndarray of shape (p, k), or None
+    """
+    p = X.shape[1]
+    try:
+        R1 = cholesky(X.T @ X)
+    except SingularMatrixError:
+        return None
+    R1_inv = solve_triangular(R1, np.eye(p))
+    # kappa_F(R1) = ||R1||_F ||R1^{-1}||_F bounds kappa_2(X) from above (up to
+    # the first pass's rounding), so no singular value falls under rcond * s_max.
+    kappa_f = np.sqrt(np.sum(R1 * R1) * np.sum(R1_inv * R1_inv))
+    if not kappa_f * rcond < 1.0:
+        return None
+    Q1 = X @ R1_inv
+    G2 = Q1.T @ Q1
+    off = G2 - np.eye(p)
+    if not np.sqrt(np.sum(off * off)) <= orth_tol:
+        return None
+    try:
+        R2 = cholesky(G2)
+    except SingularMatrixError:
+        return None
+    c = solve_triangular(R2.T, Q1.T @ Y, lower=True)  # Q^T Y = R2^{-T} Q1^T Y
+    # R theta = c with R = R2 R1: two back-substitutions, no product formed.
+    return solve_triangular(R1, solve_triangular(R2, c))
+
+
+def _min_norm_from_trapezoid(S, c):
+    """Minimum-norm ``z`` with ``S z = c`` for ``S`` (r x p) of full row rank.
+
+    Complete orthogonal decomposition: QR of ``S^T = Z U`` gives
+    ``S = U^T Z^T``; the solutions are ``z = Z [U^{-T} c; w]`` for any ``w``
+    and the shortest has ``w = 0``, i.e. ``z`` in the row space of S.
+    """
+    r, p = S.shape
+    if r == p:
+        return solve_triangular(S, c)
+    Zt = np.array(S, order="C")  # transposed storage of S^T is S itself
+    taus = householder_qr(Zt)
+    U = upper_from_transposed(Zt, r, r)
+    z = np.zeros((p, c.shape[1]))
+    z[:r] = solve_triangular(U.T, c, lower=True)
+    return apply_reflectors(Zt, taus, z, transpose=False)
+
+
+def lstsq_householder(X, Y, rcond):
+    """Minimum-norm least-squares solution of ``X theta ~= Y`` by Householder QR.
+
+    1. Tall X (n >= p): blocked Householder QR of ``[X | Y]`` reduces the
+       problem to ``R0 theta ~= Q0^T Y`` with the p x p triangle R0. This step
+       is backward stable whatever the rank, and ``Q0`` keeps column norms,
+       so pivoting on R0 chooses the same columns as pivoting on X would.
+    2. Pivoted QR of R0 (or of X itself when n < p) reveals the rank r.
+    3. The r leading rows ``[R11 R12]`` of R go through a complete orthogonal
+       decomposition, which yields the minimum-norm solution: the one
+       LAPACK's SVD-based gelsd also returns.
+
+    Returns
+    -------
+    theta : ndarray of shape (p, k)
+    rank : int
+    """
+    n, p = X.shape
+    k = Y.shape[1]
+    if n >= p:
+        At = np.empty((p + k, n))
+        At[:p] = X.T
+        At[p:] = Y.T
+        householder_qr(At, n_factor=p)
+        A_small = upper_from_transposed(At, p, p)
+        C = np.array(At[p:, :p].T, order="C")
+    else:
+        A_small = X
+        C = np.array(Y, dtype=np.float64, copy=True)
+    R, perm, rank = pivoted_qr(A_small, C, rcond)
+    theta = np.zeros((p, k))
+    if rank > 0:
+        theta[perm] = _min_norm_from_trapezoid(R, C[:rank])
+    return theta, rank
