@@ -18,12 +18,14 @@ Contents
 --------
 - :func:`householder_vector`   H x = beta e1 with H = I - tau v v^T (LAPACK's dlarfg)
 - :func:`householder_qr`       blocked QR, compact WY form, recursive panels
+- :func:`apply_qt`             Q^T B as matrix products, from householder_qr's blocks
 - :func:`pivoted_qr`           rank-revealing QR with column pivoting (Businger-Golub)
-- :func:`apply_reflectors`     Q B or Q^T B from stored reflectors
+- :func:`apply_reflectors`     Q B or Q^T B from stored reflectors, one at a time
 - :func:`cholesky`             blocked Cholesky factorization A = R^T R
 - :func:`solve_triangular`     blocked back- and forward-substitution
-- :func:`cholesky_qr2`         CholeskyQR2 least squares, the fast path
-- :func:`lstsq_householder`    minimum-norm least squares by QR + pivoting + COD
+- :class:`CholeskyQR2`         least squares by CholeskyQR2, the guarded fast path
+- :class:`HouseholderQR`       minimum-norm least squares by QR + pivoting + COD
+- :func:`lstsq`                the driver: choose the path, solve, refine once
 """
 
 import numpy as np
@@ -182,8 +184,7 @@ def householder_qr(At, n_factor=None, block_size=64):
         The transpose of the matrix to factor. Overwritten: on return, for
         the factored columns ``j < k``, ``At[j, :j+1]`` holds column ``j`` of
         ``R`` and ``At[j, j+1:]`` the tail of reflector ``j``. Columns past
-        ``n_factor`` are not factored but have ``Q^T`` applied: factoring
-        ``[X | Y]`` with ``n_factor = X.shape[1]`` yields ``Q^T Y`` for free.
+        ``n_factor`` are not factored but have ``Q^T`` applied.
     n_factor : int, default=None
         How many leading columns to factor (default: all).
     block_size : int, default=64
@@ -193,6 +194,10 @@ def householder_qr(At, n_factor=None, block_size=64):
     -------
     taus : ndarray of shape (k,)
         Reflector scalars, ``k = min(n_factor, n_rows)``.
+    blocks : list of (j0, j1, T)
+        The compact WY factor ``T`` of each block of columns ``j0..j1-1``,
+        kept so that ``Q^T`` can later be applied as matrix products
+        (:func:`apply_qt`).
 
     Notes
     -----
@@ -205,12 +210,25 @@ def householder_qr(At, n_factor=None, block_size=64):
         n_factor = n_cols
     k = min(n_factor, m)
     taus = np.zeros(k)
+    blocks = []
     for j0 in range(0, k, block_size):
         j1 = min(j0 + block_size, k)
         T = _panel_qr(At, j0, j1, taus)
+        blocks.append((j0, j1, T))
         if j1 < n_cols:
             _apply_block_qt(_reflector_rows(At, j0, j1), T, At[j1:, j0:])
-    return taus
+    return taus, blocks
+
+
+def apply_qt(At, blocks, Bt):
+    """``B <- Q^T B`` for Q from :func:`householder_qr`, B in transposed storage.
+
+    ``Bt`` has shape (n_rhs, n_rows) and is overwritten. One block of
+    reflectors at a time, as three matrix products each.
+    """
+    for j0, j1, T in blocks:
+        _apply_block_qt(_reflector_rows(At, j0, j1), T, Bt[:, j0:])
+    return Bt
 
 
 def apply_reflectors(At, taus, B, transpose):
@@ -244,27 +262,27 @@ def upper_from_transposed(At, n_rows, n_cols):
 # ---------------------------------------------------------------------------
 
 
-def pivoted_qr(A, C, rcond):
+def pivoted_qr(A, rcond):
     """Householder QR with column pivoting, stopped at the numerical rank.
 
     Factors ``A P = Q R`` choosing at each step the remaining column of
-    largest norm (Businger & Golub 1965), so ``|R_00| >= |R_11| >= ...``, and
-    applies ``Q^T`` to ``C`` alongside. The factorization stops at the first
-    step whose pivot column norm is at most ``rcond * |R_00|``: the rest of R
-    is treated as zero and that step's count is the numerical rank.
+    largest norm (Businger & Golub 1965), so ``|R_00| >= |R_11| >= ...``.
+    The factorization stops at the first step whose pivot column norm is at
+    most ``rcond * |R_00|``: the rest of R is treated as zero and the number
+    of steps taken is the numerical rank.
 
     Parameters
     ----------
     A : ndarray of shape (m, n)
-    C : ndarray of shape (m, k)
-        Right-hand sides; overwritten with ``Q^T C``.
     rcond : float
         Relative threshold on the diagonal of R.
 
     Returns
     -------
-    R : ndarray of shape (rank, n)
-        The leading rows of R, columns in pivoted order.
+    At : ndarray of shape (n, m)
+        Transposed storage of the factors of ``A P``: R in and above the
+        diagonal, reflector tails after it (see :func:`householder_qr`).
+    taus : ndarray of shape (rank,)
     perm : ndarray of shape (n,)
         Column ``i`` of ``A P`` is column ``perm[i]`` of ``A``.
     rank : int
@@ -283,6 +301,7 @@ def pivoted_qr(A, C, rcond):
     norms = np.array([vector_norm(row) for row in At])
     ref_norms = norms.copy()
     tol_downdate = np.sqrt(_EPS)
+    taus = np.zeros(min(m, n))
     rank = 0
     r00 = 0.0
     for j in range(min(m, n)):
@@ -299,14 +318,13 @@ def pivoted_qr(A, C, rcond):
             break
         v_tail, tau, beta = householder_vector(At[j, j:])
         At[j, j] = beta
-        At[j, j + 1:] = 0.0
+        At[j, j + 1:] = v_tail
+        taus[j] = tau
         rank = j + 1
         if tau != 0.0:
             v = _unit_vector(v_tail)
             rest = At[j + 1:, j:]
             rest -= np.outer(tau * (rest @ v), v)
-            Cj = C[j:]
-            Cj -= np.outer(v, tau * (v @ Cj))
         # Downdate the remaining column norms: ||a_l[j+1:]||^2 = ||a_l[j:]||^2 - R_jl^2.
         if j + 1 < n:
             nl = norms[j + 1:]
@@ -321,8 +339,7 @@ def pivoted_qr(A, C, rcond):
             for i in np.flatnonzero(recompute):
                 nl[i] = vector_norm(At[j + 1 + i, j + 1:])
                 ref_norms[j + 1 + i] = nl[i]
-    R = upper_from_transposed(At, rank, n)
-    return R, perm, rank
+    return At, taus[:rank], perm, rank
 
 
 # ---------------------------------------------------------------------------
@@ -421,8 +438,8 @@ def default_rcond(n_samples, n_features):
     return max(n_samples, n_features, 1) * _EPS
 
 
-def cholesky_qr2(X, Y, rcond, orth_tol=1e-2):
-    """Least squares by CholeskyQR2, or ``None`` where it cannot be trusted.
+class CholeskyQR2:
+    """Least-squares solver from a CholeskyQR2 factorization: the fast path.
 
     ``R1 = chol(X^T X)``, ``Q1 = X R1^{-1}``, ``R2 = chol(Q1^T Q1)``; then
     ``X = Q R`` with ``Q = Q1 R2^{-1}`` and ``R = R2 R1``, and
@@ -432,96 +449,148 @@ def cholesky_qr2(X, Y, rcond, orth_tol=1e-2):
     One pass of Cholesky QR loses orthogonality like ``kappa(X)^2 u``; the
     second pass restores it to O(u) as long as ``kappa(X)`` is well below
     ``u^{-1/2}`` ~ 1e8 (Yamamoto, Nakatsukasa, Yanagisawa & Fukaya 2015).
-    The guard here checks that rather than assuming it: the path is refused
-    (``None`` is returned) when the first Cholesky breaks down, when
-    ``||Q1^T Q1 - I||_F > orth_tol`` (then kappa(X)^2 u is not small), or
-    when the rank threshold ``rcond`` could classify X as rank deficient.
+    :meth:`factor` checks that rather than assuming it and returns ``None``
+    (the caller falls back to Householder) when the first Cholesky breaks
+    down, when ``||Q1^T Q1 - I||_F > orth_tol`` (kappa(X)^2 u is then not
+    small), or when ``kappa_F(R1) = ||R1||_F ||R1^{-1}||_F``, an upper bound
+    on ``kappa_2(X)``, is so large that ``rcond`` could call X rank deficient.
+    """
+
+    name = "cholesky_qr2"
+
+    def __init__(self, Q1, R1, R2):
+        self.Q1, self.R1, self.R2 = Q1, R1, R2
+        self.rank = R1.shape[0]
+
+    @classmethod
+    def factor(cls, X, rcond, orth_tol=1e-2):
+        """Factor tall ``X`` (n >= p), or return ``None`` where the path is not safe."""
+        p = X.shape[1]
+        try:
+            R1 = cholesky(X.T @ X)
+        except SingularMatrixError:
+            return None
+        R1_inv = solve_triangular(R1, np.eye(p))
+        kappa_f = np.sqrt(np.sum(R1 * R1) * np.sum(R1_inv * R1_inv))
+        if not kappa_f * rcond < 1.0:
+            return None
+        Q1 = X @ R1_inv
+        G2 = Q1.T @ Q1
+        off = G2 - np.eye(p)
+        if not np.sqrt(np.sum(off * off)) <= orth_tol:
+            return None
+        try:
+            R2 = cholesky(G2)
+        except SingularMatrixError:
+            return None
+        return cls(Q1, R1, R2)
+
+    def solve(self, Y):
+        """``theta`` (p, k) minimizing ``||X theta - Y||`` for Y of shape (n, k)."""
+        c = solve_triangular(self.R2.T, self.Q1.T @ Y, lower=True)  # Q^T Y
+        # R theta = c with R = R2 R1: two back-substitutions, no product formed.
+        return solve_triangular(self.R1, solve_triangular(self.R2, c))
+
+
+class HouseholderQR:
+    """Minimum-norm least-squares solver from a rank-revealing Householder factorization.
+
+    1. Tall X (n >= p): blocked Householder QR reduces X to its p x p
+       triangle R0. This step is backward stable whatever the rank, and the
+       orthogonal ``Q0`` keeps column norms, so pivoting on R0 picks the same
+       columns as pivoting on X would, on a matrix n/p times smaller.
+    2. Pivoted QR of R0 (of X itself when n < p) reveals the rank r:
+       ``R0 P = Q1 [S; 0]`` with S (r x p) upper trapezoidal.
+    3. Complete orthogonal decomposition: QR of ``S^T = Z U`` gives
+       ``S = U^T Z^T``. The solutions of ``S z = c`` are
+       ``z = Z [U^{-T} c; w]`` for any w; the shortest has ``w = 0``: z lies
+       in the row space of S, orthogonal to the null space. This is the
+       minimum-norm solution that LAPACK's SVD-based gelsd also returns.
+    """
+
+    name = "householder"
+
+    def __init__(self, X, rcond):
+        n, p = X.shape
+        self.n_features = p
+        self.stage1 = None
+        if n >= p:
+            At = np.array(X.T, dtype=np.float64, order="C")
+            _, blocks = householder_qr(At)
+            self.stage1 = (At, blocks)
+            X = upper_from_transposed(At, p, p)
+        Pt, self.ptaus, self.perm, self.rank = pivoted_qr(X, rcond)
+        self.Pt = Pt
+        S = upper_from_transposed(Pt, self.rank, p)
+        self.Zt = None
+        if 0 < self.rank < p:
+            self.Zt = np.array(S, order="C")  # transposed storage of S^T is S
+            self.ztaus, _ = householder_qr(self.Zt)
+            self.U = upper_from_transposed(self.Zt, self.rank, self.rank)
+        else:
+            self.U = S
+
+    def solve(self, Y):
+        """Minimum-norm ``theta`` (p, k) minimizing ``||X theta - Y||``."""
+        p, r = self.n_features, self.rank
+        if self.stage1 is not None:
+            At, blocks = self.stage1
+            Ct = apply_qt(At, blocks, np.array(Y.T, dtype=np.float64, order="C"))
+            C = np.array(Ct[:, :p].T)  # Q0^T Y, first p rows
+        else:
+            C = np.array(Y, dtype=np.float64)
+        apply_reflectors(self.Pt, self.ptaus, C, transpose=True)
+        theta = np.zeros((p, Y.shape[1]))
+        if r == 0:
+            return theta
+        if self.Zt is None:
+            z = solve_triangular(self.U, C[:r])  # R theta = Q^T y
+        else:
+            z = np.zeros((p, Y.shape[1]))
+            z[:r] = solve_triangular(self.U.T, C[:r], lower=True)  # U^T w = c
+            apply_reflectors(self.Zt, self.ztaus, z, transpose=False)  # z = Z [w; 0]
+        theta[self.perm] = z
+        return theta
+
+
+def lstsq(X, Y, rcond=None, solver="auto"):
+    """Minimum-norm least-squares solution of ``X theta ~= Y``.
 
     Parameters
     ----------
-    X : ndarray of shape (n, p), n >= p
-    Y : ndarray of shape (n, k)
-    rcond : float
-    orth_tol : float, default=1e-2
-
-    Returns
-    -------
-    theta : ndarray of shape (p, k), or None
-    """
-    p = X.shape[1]
-    try:
-        R1 = cholesky(X.T @ X)
-    except SingularMatrixError:
-        return None
-    R1_inv = solve_triangular(R1, np.eye(p))
-    # kappa_F(R1) = ||R1||_F ||R1^{-1}||_F bounds kappa_2(X) from above (up to
-    # the first pass's rounding), so no singular value falls under rcond * s_max.
-    kappa_f = np.sqrt(np.sum(R1 * R1) * np.sum(R1_inv * R1_inv))
-    if not kappa_f * rcond < 1.0:
-        return None
-    Q1 = X @ R1_inv
-    G2 = Q1.T @ Q1
-    off = G2 - np.eye(p)
-    if not np.sqrt(np.sum(off * off)) <= orth_tol:
-        return None
-    try:
-        R2 = cholesky(G2)
-    except SingularMatrixError:
-        return None
-    c = solve_triangular(R2.T, Q1.T @ Y, lower=True)  # Q^T Y = R2^{-T} Q1^T Y
-    # R theta = c with R = R2 R1: two back-substitutions, no product formed.
-    return solve_triangular(R1, solve_triangular(R2, c))
-
-
-def _min_norm_from_trapezoid(S, c):
-    """Minimum-norm ``z`` with ``S z = c`` for ``S`` (r x p) of full row rank.
-
-    Complete orthogonal decomposition: QR of ``S^T = Z U`` gives
-    ``S = U^T Z^T``; the solutions are ``z = Z [U^{-T} c; w]`` for any ``w``
-    and the shortest has ``w = 0``, i.e. ``z`` in the row space of S.
-    """
-    r, p = S.shape
-    if r == p:
-        return solve_triangular(S, c)
-    Zt = np.array(S, order="C")  # transposed storage of S^T is S itself
-    taus = householder_qr(Zt)
-    U = upper_from_transposed(Zt, r, r)
-    z = np.zeros((p, c.shape[1]))
-    z[:r] = solve_triangular(U.T, c, lower=True)
-    return apply_reflectors(Zt, taus, z, transpose=False)
-
-
-def lstsq_householder(X, Y, rcond):
-    """Minimum-norm least-squares solution of ``X theta ~= Y`` by Householder QR.
-
-    1. Tall X (n >= p): blocked Householder QR of ``[X | Y]`` reduces the
-       problem to ``R0 theta ~= Q0^T Y`` with the p x p triangle R0. This step
-       is backward stable whatever the rank, and ``Q0`` keeps column norms,
-       so pivoting on R0 chooses the same columns as pivoting on X would.
-    2. Pivoted QR of R0 (or of X itself when n < p) reveals the rank r.
-    3. The r leading rows ``[R11 R12]`` of R go through a complete orthogonal
-       decomposition, which yields the minimum-norm solution: the one
-       LAPACK's SVD-based gelsd also returns.
+    X : ndarray of shape (n, p), float64
+    Y : ndarray of shape (n, k), float64
+    rcond : float, default=None
+        Rank threshold (see :func:`default_rcond`).
+    solver : {'auto', 'householder'}
+        ``'auto'`` tries :class:`CholeskyQR2` on tall X and falls back to
+        :class:`HouseholderQR` when its accuracy check fails.
 
     Returns
     -------
     theta : ndarray of shape (p, k)
     rank : int
+    name : str
+        The solver that produced theta.
+
+    Notes
+    -----
+    After the first solve, one step of fixed-precision iterative refinement
+    (``theta += solve(Y - X theta)``, Golub & Wilkinson 1966) with the same
+    factorization. It costs one product with X and one solve, and removes
+    most of the error the factorization's rounding put into theta: on small
+    residual problems it brings the error from a few times LAPACK's down to
+    LAPACK's (measured in the tests). The correction lies in the row space
+    that theta lies in, so the minimum-norm property is kept.
     """
     n, p = X.shape
-    k = Y.shape[1]
-    if n >= p:
-        At = np.empty((p + k, n))
-        At[:p] = X.T
-        At[p:] = Y.T
-        householder_qr(At, n_factor=p)
-        A_small = upper_from_transposed(At, p, p)
-        C = np.array(At[p:, :p].T, order="C")
-    else:
-        A_small = X
-        C = np.array(Y, dtype=np.float64, copy=True)
-    R, perm, rank = pivoted_qr(A_small, C, rcond)
-    theta = np.zeros((p, k))
-    if rank > 0:
-        theta[perm] = _min_norm_from_trapezoid(R, C[:rank])
-    return theta, rank
+    if rcond is None:
+        rcond = default_rcond(n, p)
+    fac = None
+    if solver == "auto" and n >= p > 0:
+        fac = CholeskyQR2.factor(X, rcond)
+    if fac is None:
+        fac = HouseholderQR(X, rcond)
+    theta = fac.solve(Y)
+    theta += fac.solve(Y - X @ theta)
+    return theta, fac.rank, fac.name

@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._base import densify, restore_on_failure
-from ._linalg import cholesky_qr2, default_rcond, lstsq_householder
+from ._linalg import lstsq
 
 
 class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
@@ -190,17 +190,7 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 Xc = Xc * sw[:, None]
             Yc = Yc * sw[:, None]
 
-        rcond = (
-            default_rcond(n_samples, n_features) if self.rcond is None else self.rcond
-        )
-        theta = None
-        if self.solver == "auto" and n_samples >= n_features > 0:
-            theta = cholesky_qr2(Xc, Yc, rcond)
-        if theta is not None:
-            rank, solver_used = n_features, "cholesky_qr2"
-        else:
-            theta, rank = lstsq_householder(Xc, Yc, rcond)
-            solver_used = "householder"
+        theta, rank, solver_used = lstsq(Xc, Yc, rcond=self.rcond, solver=self.solver)
 
         # y_mean - x_mean^T theta, per target.
         intercept = y_mean - x_mean @ theta
