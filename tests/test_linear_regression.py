@@ -1,0 +1,365 @@
+"""LinearRegressionOLS against scipy's lstsq and scikit-learn's LinearRegression.
+
+Tolerances: u = 2.2e-16. A backward-stable least-squares solver has relative
+forward error about kappa(X) * u for consistent data, so on designs with
+kappa <= 1e3 an agreement of 1e-10 keeps a margin of a few hundred.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.linalg
+import scipy.sparse as sp
+from sklearn.datasets import load_diabetes, make_regression
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LinearRegression
+from sklearn.model_selection import train_test_split
+
+import skscratch._base
+from skscratch import LinearRegressionOLS
+
+SOLVERS = ["auto", "householder"]
+
+
+def _rel(a, b):
+    return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), np.finfo(float).tiny)
+
+
+def _oracle(X, y, sample_weight=None, fit_intercept=True):
+    """Weighted least squares by scipy's LAPACK lstsq on centred, scaled data."""
+    w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    if fit_intercept:
+        x_mean = w @ X / w.sum()
+        y_mean = w @ y / w.sum()
+    else:
+        x_mean, y_mean = np.zeros(X.shape[1]), np.zeros(y.shape[1:])
+    sw = np.sqrt(w)
+    Xs = (X - x_mean) * sw[:, None]
+    ys = (y - y_mean) * (sw if y.ndim == 1 else sw[:, None])
+    coef = scipy.linalg.lstsq(Xs, ys)[0]
+    return coef.T, y_mean - x_mean @ coef
+
+
+def _design(n, p, cond, rng):
+    """X = U diag(s) V^T with singular values logspaced from 1 down to 1/cond."""
+    U = scipy.linalg.qr(rng.standard_normal((n, p)), mode="economic")[0]
+    V = scipy.linalg.qr(rng.standard_normal((p, p)))[0]
+    return (U * np.logspace(0, -np.log10(cond), p)) @ V.T
+
+
+# --------------------------------------------------------------------------
+# Accuracy
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("shape", [(200, 10), (1000, 60), (130, 97), (3000, 3)])
+def test_matches_lstsq_on_well_conditioned(solver, fit_intercept, shape):
+    rng = np.random.default_rng(0)
+    n, p = shape
+    # Features with means and scales far from 0 and 1: centring matters.
+    X = rng.standard_normal((n, p)) * rng.uniform(0.5, 20, p) + rng.uniform(-50, 50, p)
+    y = X @ rng.standard_normal(p) + 3.0 + rng.standard_normal(n)
+    reg = LinearRegressionOLS(fit_intercept=fit_intercept, solver=solver).fit(X, y)
+    coef, intercept = _oracle(X, y, fit_intercept=fit_intercept)
+    assert reg.coef_.shape == (p,)
+    assert _rel(reg.coef_, coef) < 1e-10
+    assert abs(reg.intercept_ - intercept) < 1e-10 * max(1.0, abs(intercept))
+    assert reg.rank_ == p
+
+
+def test_auto_takes_the_fast_path_when_it_is_safe():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((500, 20))
+    y = rng.standard_normal(500)
+    assert LinearRegressionOLS().fit(X, y).solver_ == "cholesky_qr2"
+    assert LinearRegressionOLS(solver="householder").fit(X, y).solver_ == "householder"
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_ill_conditioned_error_within_10x_of_lstsq(seed):
+    # Condition number 1e10, consistent y: the error of any backward-stable
+    # method is about kappa * u ~ 1e-6 times a constant. The bar is LAPACK's
+    # own error on the same data, times 10.
+    rng = np.random.default_rng(seed)
+    X = _design(200, 20, 1e10, rng)
+    theta = rng.standard_normal(20)
+    y = X @ theta
+    reg = LinearRegressionOLS(fit_intercept=False).fit(X, y)
+    ours = np.linalg.norm(reg.coef_ - theta) / np.linalg.norm(theta)
+    theirs = np.linalg.norm(scipy.linalg.lstsq(X, y)[0] - theta) / np.linalg.norm(theta)
+    assert reg.solver_ == "householder"  # CholeskyQR2 must refuse this case
+    assert reg.rank_ == 20
+    assert ours <= 10 * theirs
+
+
+def test_normal_equations_fail_on_the_same_case():
+    # Forming X^T X squares the condition number (1e20 > 1/u): the normal
+    # equations lose every digit where QR keeps about six.
+    rng = np.random.default_rng(0)
+    X = _design(200, 20, 1e10, rng)
+    theta = rng.standard_normal(20)
+    y = X @ theta
+    normal = np.linalg.solve(X.T @ X, X.T @ y)
+    qr = LinearRegressionOLS(fit_intercept=False).fit(X, y).coef_
+    err = lambda t: np.linalg.norm(t - theta) / np.linalg.norm(theta)  # noqa: E731
+    assert err(normal) > 1e-2
+    assert err(qr) < 1e-5
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_multi_target(solver):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((300, 8))
+    Y = X @ rng.standard_normal((8, 3)) + rng.standard_normal((300, 3))
+    reg = LinearRegressionOLS(solver=solver).fit(X, Y)
+    coef, intercept = _oracle(X, Y)
+    assert reg.coef_.shape == (3, 8)
+    assert reg.intercept_.shape == (3,)
+    assert _rel(reg.coef_, coef) < 1e-10
+    np.testing.assert_allclose(reg.intercept_, intercept, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(reg.predict(X), X @ coef.T + intercept, rtol=1e-10, atol=1e-10)
+    # A single column y stays 2-D, as in scikit-learn.
+    reg1 = LinearRegressionOLS(solver=solver).fit(X, Y[:, :1])
+    assert reg1.coef_.shape == (1, 8)
+    assert reg1.predict(X).shape == (300, 1)
+
+
+def test_diabetes_matches_sklearn():
+    X, y = load_diabetes(return_X_y=True)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, random_state=0)
+    ours = LinearRegressionOLS().fit(X_tr, y_tr)
+    theirs = LinearRegression().fit(X_tr, y_tr)
+    assert _rel(ours.coef_, theirs.coef_) < 1e-10
+    assert abs(ours.score(X_te, y_te) - theirs.score(X_te, y_te)) < 1e-12
+
+
+# --------------------------------------------------------------------------
+# Rank deficiency: the minimum-norm solution, as scikit-learn returns
+# --------------------------------------------------------------------------
+
+
+def _rank_deficient_cases():
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((60, 4))
+    return {
+        "duplicate_columns": np.c_[base, base[:, 1], base[:, 1]],
+        "scaled_copy": np.c_[base, 3.0 * base[:, 0]],
+        "constant_column": np.c_[base, np.full(60, 7.0)],
+        "zero_column": np.c_[np.zeros(60), base],
+        "low_rank": rng.standard_normal((60, 3)) @ rng.standard_normal((3, 9)),
+        "wide": rng.standard_normal((10, 25)),
+        "single_sample": rng.standard_normal((1, 5)),
+        "all_zero": np.zeros((20, 4)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_rank_deficient_cases()))
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_rank_deficient_minimum_norm(name, fit_intercept, solver):
+    X = _rank_deficient_cases()[name]
+    rng = np.random.default_rng(4)
+    y = rng.standard_normal(X.shape[0]) + 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning noise, no NaN arithmetic
+        reg = LinearRegressionOLS(fit_intercept=fit_intercept, solver=solver).fit(X, y)
+    theirs = LinearRegression(fit_intercept=fit_intercept).fit(X, y)
+    Xc = X - X.mean(axis=0) if fit_intercept else X
+    pinv_coef = np.linalg.pinv(Xc) @ (y - y.mean() if fit_intercept else y)
+    assert np.all(np.isfinite(reg.coef_))
+    # Minimum-norm solutions are unique and continuous in the data when the
+    # rank gap is wide (here exact zeros vs O(1)): agreement to 1e-10.
+    scale = max(1.0, np.max(np.abs(pinv_coef)))
+    assert np.max(np.abs(reg.coef_ - pinv_coef)) < 1e-10 * scale
+    assert np.max(np.abs(reg.coef_ - theirs.coef_)) < 1e-10 * scale
+    assert abs(reg.intercept_ - theirs.intercept_) < 1e-10 * max(1.0, abs(theirs.intercept_))
+    assert reg.rank_ == np.linalg.matrix_rank(Xc)
+
+
+def test_weighted_wide_problem_of_the_check_suite():
+    # scikit-learn's check suite fits a 15 x 30 problem with sample weights.
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((15, 30))
+    y = rng.standard_normal(15)
+    w = rng.uniform(0.1, 3.0, 15)
+    ours = LinearRegressionOLS().fit(X, y, sample_weight=w)
+    theirs = LinearRegression().fit(X, y, sample_weight=w)
+    assert ours.rank_ == 14  # centring removes one dimension
+    assert _rel(ours.coef_, theirs.coef_) < 1e-10
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-10)
+
+
+# --------------------------------------------------------------------------
+# Sample weights
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_sample_weight_matches_weighted_lstsq(solver, fit_intercept):
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((150, 6)) + 4.0
+    y = X @ rng.standard_normal(6) + rng.standard_normal(150)
+    w = rng.uniform(0.0, 5.0, 150)
+    reg = LinearRegressionOLS(fit_intercept=fit_intercept, solver=solver).fit(X, y, sample_weight=w)
+    coef, intercept = _oracle(X, y, w, fit_intercept)
+    assert _rel(reg.coef_, coef) < 1e-10
+    assert abs(reg.intercept_ - intercept) < 1e-10 * max(1.0, abs(intercept))
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_integer_weights_equal_repeated_rows(solver):
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((40, 5))
+    y = rng.standard_normal(40)
+    w = rng.integers(1, 4, 40)
+    weighted = LinearRegressionOLS(solver=solver).fit(X, y, sample_weight=w)
+    repeated = LinearRegressionOLS(solver=solver).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(weighted.intercept_, repeated.intercept_, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_zero_weights_equal_dropped_rows(solver):
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((40, 5))
+    y = rng.standard_normal(40)
+    w = np.ones(40)
+    w[::3] = 0.0
+    # The dropped rows carry wild values: they must not leak in.
+    X[::3] *= 1e6
+    y[::3] = -1e6
+    weighted = LinearRegressionOLS(solver=solver).fit(X, y, sample_weight=w)
+    dropped = LinearRegressionOLS(solver=solver).fit(X[w > 0], y[w > 0])
+    np.testing.assert_allclose(weighted.coef_, dropped.coef_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(weighted.intercept_, dropped.intercept_, rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# Input types
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_sparse_equals_dense(fmt, fit_intercept):
+    rng = np.random.default_rng(9)
+    X = sp.random(200, 15, density=0.3, format=fmt, random_state=0)
+    y = rng.standard_normal(200)
+    sparse = LinearRegressionOLS(fit_intercept=fit_intercept).fit(X, y)
+    dense = LinearRegressionOLS(fit_intercept=fit_intercept).fit(X.toarray(), y)
+    np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(sparse.predict(X), dense.predict(X.toarray()), rtol=1e-12)
+
+
+def test_sparse_too_large_to_densify_names_the_size(monkeypatch):
+    monkeypatch.setattr(skscratch._base, "_available_memory_bytes", lambda: 10_000)
+    X = sp.random(1000, 50, density=0.01, format="csr", random_state=0)
+    with pytest.raises(ValueError, match=r"shape \(1000, 50\).*GiB"):
+        LinearRegressionOLS().fit(X, np.ones(1000))
+
+
+def test_float32_stays_float32():
+    rng = np.random.default_rng(10)
+    X = rng.standard_normal((100, 4)).astype(np.float32)
+    y = (X @ np.arange(1, 5) + 1).astype(np.float32)
+    reg = LinearRegressionOLS().fit(X, y)
+    assert reg.coef_.dtype == np.float32
+    assert reg.predict(X).dtype == np.float32
+    # Computed in float64, so the float32 result is the float64 one rounded.
+    ref = LinearRegressionOLS().fit(X.astype(np.float64), y.astype(np.float64))
+    np.testing.assert_allclose(reg.coef_, ref.coef_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_inputs_are_not_modified(fit_intercept, dtype):
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((50, 4)).astype(dtype)
+    y = rng.standard_normal(50).astype(dtype)
+    w = rng.uniform(0.5, 2.0, 50)
+    copies = X.copy(), y.copy(), w.copy()
+    for solver in SOLVERS:
+        LinearRegressionOLS(fit_intercept=fit_intercept, solver=solver).fit(X, y, sample_weight=w)
+    for before, after in zip(copies, (X, y, w)):
+        np.testing.assert_array_equal(before, after)
+
+
+# --------------------------------------------------------------------------
+# Bad input
+# --------------------------------------------------------------------------
+
+_rng = np.random.default_rng(12)
+_X = _rng.standard_normal((20, 3))
+_y = _rng.standard_normal(20)
+
+
+def _with(value, where=(0, 0)):
+    X = _X.copy()
+    X[where] = value
+    return X
+
+
+@pytest.mark.parametrize(
+    "X, y, kwargs, match",
+    [
+        (_with(np.nan), _y, {}, "NaN"),
+        (_with(np.inf), _y, {}, "infinity"),
+        (_X, np.r_[_y[:-1], np.nan], {}, "NaN"),
+        (np.array([["a", "b"], ["c", "d"]]), [1.0, 2.0], {}, "convert|string"),
+        (_X + 1j, _y, {}, "[Cc]omplex"),
+        (_X.reshape(20, 3, 1), _y, {}, "dim 3"),
+        (np.empty((0, 3)), np.empty(0), {}, "0 sample"),
+        (np.empty((5, 0)), np.ones(5), {}, "0 feature"),
+        (_X, _y[:-1], {}, "inconsistent numbers of samples"),
+        (_X, _y, {"sample_weight": -np.ones(20)}, "[Nn]egative"),
+        (_X, _y, {"sample_weight": np.zeros(20)}, "non-zero"),
+        (_X, _y, {"sample_weight": np.ones(19)}, "sample_weight"),
+    ],
+)
+def test_bad_input_raises_clear_value_error(X, y, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LinearRegressionOLS().fit(X, y, **kwargs)
+
+
+@pytest.mark.parametrize("params", [{"solver": "qr"}, {"rcond": -1.0}, {"rcond": 1.5}, {"fit_intercept": "yes"}])
+def test_bad_parameters_raise(params):
+    with pytest.raises(ValueError, match="parameter"):
+        LinearRegressionOLS(**params).fit(_X, _y)
+
+
+def test_predict_before_fit_and_with_wrong_width():
+    with pytest.raises(NotFittedError):
+        LinearRegressionOLS().predict(_X)
+    reg = LinearRegressionOLS().fit(_X, _y)
+    with pytest.raises(ValueError, match="3 features"):
+        reg.predict(_X[:, :2])
+
+
+def test_failed_fit_leaves_fitted_model_as_it_was():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(_X, columns=["a", "b", "c"])
+    reg = LinearRegressionOLS().fit(frame, _y)
+    before = {k: v for k, v in vars(reg).items() if k.endswith("_")}
+    bad = np.c_[_X, _X]
+    bad[3, 4] = np.nan
+    with pytest.raises(ValueError):
+        reg.fit(bad, _y)  # different width, no names, and NaN
+    with pytest.raises(ValueError):
+        reg.fit(_X, _y, sample_weight=-np.ones(20))
+    after = {k: v for k, v in vars(reg).items() if k.endswith("_")}
+    assert after.keys() == before.keys()
+    for key in before:
+        np.testing.assert_array_equal(after[key], before[key])
+    np.testing.assert_array_equal(reg.predict(frame), LinearRegressionOLS().fit(frame, _y).predict(frame))
+
+
+def test_make_regression_recovers_coefficients():
+    # A noiseless make_regression problem has an exact answer.
+    X, y, coef = make_regression(n_samples=500, n_features=30, noise=0.0, coef=True, random_state=0)
+    reg = LinearRegressionOLS().fit(X, y)
+    assert _rel(reg.coef_, coef) < 1e-12
+    assert abs(reg.intercept_) < 1e-10
