@@ -25,7 +25,8 @@ bench-quick: .stamp-bench
 	$(PY) -m benchmarks --quick $(ARGS)
 
 docs: .stamp-docs
-	$(PY) -m sphinx -W --keep-going -b html -q docs docs/_build/html
+	$(PY) -m sphinx -E -W --keep-going -b html -q docs docs/_build/html
+	$(PY) -m sphinx -E -W --keep-going -b doctest -q docs docs/_build/doctest
 
 clean:
 	rm -rf $(VENV) .stamp-* docs/_build docs/generated *.egg-info

@@ -24,8 +24,9 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
     with ``X = QR`` they become ``R theta = Q^T y``, solved by
     back-substitution. Rank-deficient and wide problems get the
     minimum-norm least-squares solution (rank-revealing QR with column
-    pivoting and a complete orthogonal decomposition), the same answer as
-    :class:`sklearn.linear_model.LinearRegression`.
+    pivoting and a complete orthogonal decomposition), the answer of
+    :class:`sklearn.linear_model.LinearRegression` and of LAPACK's ``gelsd``
+    (see ``tol`` for where the two rank cutoffs differ).
 
     Parameters
     ----------
@@ -45,11 +46,18 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
           which certifies QR-class accuracy. Otherwise it falls back to
           ``'householder'``. The path taken is stored in ``solver_``.
 
-    rcond : float in [0, 1), default=None
-        Relative threshold for the numerical rank: a diagonal entry of the
-        pivoted R with ``|R_kk| <= rcond * |R_00|`` counts as zero. ``None``
-        means ``max(n_samples, n_features) * eps``, the size of the
-        factorization's own rounding error.
+    tol : float in [0, 1), default=None
+        Relative cutoff for the numerical rank, the concept of
+        :class:`~sklearn.linear_model.LinearRegression`'s ``tol`` on dense
+        data: a diagonal entry of the column-pivoted R with
+        ``|R_kk| <= tol * |R_00|`` counts as zero (scikit-learn compares
+        singular values instead; both rank-reveal the same exact
+        deficiencies). ``None`` means ``max(n_samples, n_features) * eps``,
+        the size of the factorization's own rounding error, which is what
+        ``scipy.linalg.lstsq`` and ``numpy.linalg.lstsq`` do. Note that
+        scikit-learn >= 1.8 defaults to ``tol=1e-6``, which discards
+        directions with singular values below 1e-6 of the largest; pass
+        ``tol=1e-6`` to cut at about the same place.
 
     Attributes
     ----------
@@ -69,7 +77,7 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
     n_features_in_ : int
         Number of features seen during :term:`fit`.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during :term:`fit`. Defined only when `X`
         has feature names that are all strings.
 
@@ -109,13 +117,13 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "fit_intercept": ["boolean"],
         "solver": [StrOptions({"auto", "householder"})],
-        "rcond": [Interval(Real, 0, 1, closed="left"), None],
+        "tol": [Interval(Real, 0, 1, closed="left"), None],
     }
 
-    def __init__(self, *, fit_intercept=True, solver="auto", rcond=None):
+    def __init__(self, *, fit_intercept=True, solver="auto", tol=None):
         self.fit_intercept = fit_intercept
         self.solver = solver
-        self.rcond = rcond
+        self.tol = tol
 
     @restore_on_failure
     @_fit_context(prefer_skip_nested_validation=True)
@@ -190,7 +198,7 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 Xc = Xc * sw[:, None]
             Yc = Yc * sw[:, None]
 
-        theta, rank, solver_used = lstsq(Xc, Yc, rcond=self.rcond, solver=self.solver)
+        theta, rank, solver_used = lstsq(Xc, Yc, rcond=self.tol, solver=self.solver)
 
         # y_mean - x_mean^T theta, per target.
         intercept = y_mean - x_mean @ theta

@@ -325,7 +325,7 @@ def test_bad_input_raises_clear_value_error(X, y, kwargs, match):
         LinearRegressionOLS().fit(X, y, **kwargs)
 
 
-@pytest.mark.parametrize("params", [{"solver": "qr"}, {"rcond": -1.0}, {"rcond": 1.5}, {"fit_intercept": "yes"}])
+@pytest.mark.parametrize("params", [{"solver": "qr"}, {"tol": -1.0}, {"tol": 1.5}, {"fit_intercept": "yes"}])
 def test_bad_parameters_raise(params):
     with pytest.raises(ValueError, match="parameter"):
         LinearRegressionOLS(**params).fit(_X, _y)
@@ -363,3 +363,27 @@ def test_make_regression_recovers_coefficients():
     reg = LinearRegressionOLS().fit(X, y)
     assert _rel(reg.coef_, coef) < 1e-12
     assert abs(reg.intercept_) < 1e-10
+
+
+def test_tol_cuts_like_sklearn_across_a_spectral_gap():
+    # scikit-learn >= 1.8 drops singular values below tol=1e-6 of the largest.
+    # Across a clear gap (1e-2 ... 1e-9) the pivoted-QR cutoff lands in the
+    # same place, so tol=1e-6 reproduces scikit-learn's default answer, while
+    # the default tol keeps the small directions, as scipy's lstsq does.
+    rng = np.random.default_rng(13)
+    n, p = 100, 8
+    U = scipy.linalg.qr(rng.standard_normal((n, p)), mode="economic")[0]
+    V = scipy.linalg.qr(rng.standard_normal((p, p)))[0]
+    s = np.r_[np.logspace(0, -2, 5), np.logspace(-9, -10, 3)]
+    X = (U * s) @ V.T
+    y = rng.standard_normal(n)
+    cut = LinearRegressionOLS(fit_intercept=False, tol=1e-6).fit(X, y)
+    theirs = LinearRegression(fit_intercept=False).fit(X, y)
+    assert cut.rank_ == theirs.rank_ == 5
+    # The two truncations (R22 := 0 vs small singular values := 0) differ by
+    # about (s_6 / s_5) * kappa(kept part) = 1e-7 * 1e2 relative.
+    assert _rel(cut.coef_, theirs.coef_) < 1e-5
+    full = LinearRegressionOLS(fit_intercept=False).fit(X, y)
+    assert full.rank_ == 8
+    # Relative to lstsq's own (large, kappa ~ 1e10) solution: ~ kappa u.
+    assert _rel(full.coef_, scipy.linalg.lstsq(X, y)[0]) < 1e-5
