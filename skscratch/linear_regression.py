@@ -53,9 +53,9 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         ``|R_kk| <= tol * |R_00|`` counts as zero (scikit-learn compares
         singular values instead; both rank-reveal the same exact
         deficiencies). ``None`` means ``max(n_samples, n_features) * eps``,
-        the size of the factorization's own rounding error, which is what
-        ``scipy.linalg.lstsq`` and ``numpy.linalg.lstsq`` do. Note that
-        scikit-learn >= 1.8 defaults to ``tol=1e-6``, which discards
+        the size of the factorization's own rounding error (the default of
+        ``numpy.linalg.lstsq``; ``scipy.linalg.lstsq`` cuts at ``eps``). Note
+        that scikit-learn >= 1.9 defaults to ``tol=1e-6``, which discards
         directions with singular values below 1e-6 of the largest; pass
         ``tol=1e-6`` to cut at about the same place.
 
