@@ -366,7 +366,7 @@ def test_make_regression_recovers_coefficients():
 
 
 def test_tol_cuts_like_sklearn_across_a_spectral_gap():
-    # scikit-learn >= 1.8 drops singular values below tol=1e-6 of the largest.
+    # scikit-learn >= 1.9 drops singular values below tol=1e-6 of the largest.
     # Across a clear gap (1e-2 ... 1e-9) the pivoted-QR cutoff lands in the
     # same place, so tol=1e-6 reproduces scikit-learn's default answer, while
     # the default tol keeps the small directions, as scipy's lstsq does.
