@@ -35,6 +35,9 @@ _EPS = np.finfo(np.float64).eps
 # they overflow. Between the two, x @ x gives the squared norm safely.
 _TINY = np.sqrt(np.finfo(np.float64).tiny) * 4.0
 _BIG = np.sqrt(np.finfo(np.float64).max) / 4.0
+# Below this a reflection's beta is too close to the subnormal range for
+# 1 / (alpha - beta) to be accurate (LAPACK's safmin / eps).
+_SAFE_MIN = np.finfo(np.float64).tiny / _EPS
 
 
 class SingularMatrixError(ArithmeticError):
@@ -55,7 +58,8 @@ def vector_norm(x):
     """
     if x.size == 0:
         return 0.0
-    ss = float(x @ x)
+    with np.errstate(over="ignore", under="ignore"):
+        ss = float(x @ x)
     if _TINY < ss < _BIG * _BIG:  # the common case: no scaling needed
         return np.sqrt(ss)
     scale = float(np.max(np.abs(x)))
@@ -82,6 +86,11 @@ def householder_vector(x):
         # Already a multiple of e1: H = I.
         return np.zeros(x.shape[0] - 1), 0.0, alpha
     beta = -np.copysign(np.hypot(alpha, xnorm), alpha)
+    if abs(beta) < _SAFE_MIN:
+        # Subnormal territory: v and tau do not depend on the scale of x, so
+        # compute them on an exactly scaled-up copy (dlarfg does the same).
+        v_tail, tau, beta = householder_vector(x * 2.0**600)
+        return v_tail, tau, beta * 2.0**-600
     tau = (beta - alpha) / beta
     v_tail = x[1:] / (alpha - beta)
     return v_tail, tau, beta
@@ -466,13 +475,19 @@ class CholeskyQR2:
     def factor(cls, X, rcond, orth_tol=1e-2):
         """Factor tall ``X`` (n >= p), or return ``None`` where the path is not safe."""
         p = X.shape[1]
-        try:
-            R1 = cholesky(X.T @ X)
-        except SingularMatrixError:
-            return None
-        R1_inv = solve_triangular(R1, np.eye(p))
-        kappa_f = np.sqrt(np.sum(R1 * R1) * np.sum(R1_inv * R1_inv))
-        if not kappa_f * rcond < 1.0:
+        # Where squares of X's entries overflow or underflow, the Gram matrix
+        # is meaningless: refuse (any non-finite value below means that).
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            G = X.T @ X
+            if not (np.all(np.isfinite(G)) and np.max(np.diagonal(G)) > _SAFE_MIN):
+                return None
+            try:
+                R1 = cholesky(G)
+            except SingularMatrixError:
+                return None
+            R1_inv = solve_triangular(R1, np.eye(p))
+            kappa_f = np.sqrt(np.sum(R1 * R1)) * np.sqrt(np.sum(R1_inv * R1_inv))
+        if not kappa_f * rcond < 1.0:  # also refuses inf and nan
             return None
         Q1 = X @ R1_inv
         G2 = Q1.T @ Q1
