@@ -23,7 +23,9 @@ Contents
 - :func:`apply_reflectors`     Q B or Q^T B from stored reflectors, one at a time
 - :func:`cholesky`             blocked Cholesky factorization A = R^T R
 - :func:`solve_triangular`     blocked back- and forward-substitution
-- :class:`CholeskyQR2`         least squares by CholeskyQR2, the guarded fast path
+- :class:`GramCholesky`        R = chol(X^T X), R^{-1} and a condition bound, for the fast paths
+- :class:`SemiNormal`          corrected semi-normal equations, the fastest path (kappa <= 1e5)
+- :class:`CholeskyQR2`         CholeskyQR2, the fast path for kappa up to ~1e7
 - :class:`HouseholderQR`       minimum-norm least squares by QR + pivoting + COD
 - :func:`lstsq`                the driver: choose the path, solve, refine once
 """
@@ -422,8 +424,9 @@ def cholesky(A, block_size=64):
                 raise SingularMatrixError(f"pivot {i} of the Cholesky factorization is not positive")
             r = np.sqrt(d)
             R[i, i] = r
-            R[i, i + 1:e] /= r
-            R[i + 1:e, i + 1:e] -= np.outer(R[i, i + 1:e], R[i, i + 1:e])
+            row = R[i, i + 1:e]
+            row /= r
+            R[i + 1:e, i + 1:e] -= row[:, None] * row
         if e < n:
             R11 = np.triu(R[s:e, s:e])
             R[s:e, e:] = solve_triangular(R11.T, R[s:e, e:], lower=True)
@@ -447,8 +450,72 @@ def default_rcond(n_samples, n_features):
     return max(n_samples, n_features, 1) * _EPS
 
 
+class GramCholesky:
+    """``R = chol(X^T X)`` with ``R^{-1}`` and a bound on ``kappa(X)``: the fast paths' common step.
+
+    R is the triangular factor of X's QR factorization (up to row signs),
+    obtained from one symmetric matrix product instead of n reflections.
+    ``kappa_F(R) = ||R||_F ||R^{-1}||_F`` bounds ``kappa_2(R) ~ kappa_2(X)``
+    from above (within a factor ``p``); the fast paths use it to decide
+    whether they are accurate enough, before any solve.
+    """
+
+    def __init__(self, R, R_inv, kappa_f):
+        self.R, self.R_inv, self.kappa_f = R, R_inv, kappa_f
+
+    @classmethod
+    def factor(cls, X):
+        """Factor tall ``X``, or return ``None`` when ``X^T X`` is not numerically definite."""
+        p = X.shape[1]
+        # Where squares of X's entries overflow or underflow, the Gram matrix
+        # is meaningless: refuse (any non-finite value below means that).
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            G = X.T @ X
+            if not (np.all(np.isfinite(G)) and np.max(np.diagonal(G)) > _SAFE_MIN):
+                return None
+            try:
+                R = cholesky(G)
+            except SingularMatrixError:
+                return None
+            R_inv = solve_triangular(R, np.eye(p))
+            kappa_f = np.sqrt(np.sum(R * R)) * np.sqrt(np.sum(R_inv * R_inv))
+        if not np.isfinite(kappa_f):
+            return None
+        return cls(R, R_inv, kappa_f)
+
+
+class SemiNormal:
+    """Least squares by the corrected semi-normal equations (CSNE), the fastest path.
+
+    The semi-normal equations ``R^T R theta = X^T Y`` use QR's R (from
+    :class:`GramCholesky`) and X itself instead of Q:
+    ``theta = R^{-1} R^{-T} X^T Y``. Alone they are as inaccurate as the
+    normal equations (error ~ ``kappa^2 u``); one step of iterative
+    refinement with the same R (what :func:`lstsq` does after every solve)
+    makes them as accurate as a QR solution when ``kappa(X)^2 u`` is small
+    (Bjorck 1987), for small and large residuals alike. :func:`lstsq` uses
+    this path only when ``kappa_F(R) <= 1e5`` (``kappa^2 u <= 2e-6``).
+
+    The cost is one Gram matrix and a few products of X with vectors: no
+    n x p intermediate, no second pass over X with a p x p matrix.
+    """
+
+    name = "seminormal"
+    max_kappa = 1e5
+
+    def __init__(self, X, gram):
+        self.X, self.gram = X, gram
+        self.rank = X.shape[1]
+
+    def solve(self, Y):
+        """``theta`` (p, k) minimizing ``||X theta - Y||`` for Y of shape (n, k)."""
+        R_inv = self.gram.R_inv
+        # R^T R theta = X^T Y; triangular inverses are applied as products.
+        return R_inv @ (R_inv.T @ (self.X.T @ Y))
+
+
 class CholeskyQR2:
-    """Least-squares solver from a CholeskyQR2 factorization: the fast path.
+    """Least squares by CholeskyQR2, the fast path for moderately ill-conditioned X.
 
     ``R1 = chol(X^T X)``, ``Q1 = X R1^{-1}``, ``R2 = chol(Q1^T Q1)``; then
     ``X = Q R`` with ``Q = Q1 R2^{-1}`` and ``R = R2 R1``, and
@@ -459,10 +526,8 @@ class CholeskyQR2:
     second pass restores it to O(u) as long as ``kappa(X)`` is well below
     ``u^{-1/2}`` ~ 1e8 (Yamamoto, Nakatsukasa, Yanagisawa & Fukaya 2015).
     :meth:`factor` checks that rather than assuming it and returns ``None``
-    (the caller falls back to Householder) when the first Cholesky breaks
-    down, when ``||Q1^T Q1 - I||_F > orth_tol`` (kappa(X)^2 u is then not
-    small), or when ``kappa_F(R1) = ||R1||_F ||R1^{-1}||_F``, an upper bound
-    on ``kappa_2(X)``, is so large that ``rcond`` could call X rank deficient.
+    (the caller falls back to Householder) when ``||Q1^T Q1 - I||_F >
+    orth_tol`` (kappa(X)^2 u is then not small).
     """
 
     name = "cholesky_qr2"
@@ -472,24 +537,10 @@ class CholeskyQR2:
         self.rank = R1.shape[0]
 
     @classmethod
-    def factor(cls, X, rcond, orth_tol=1e-2):
-        """Factor tall ``X`` (n >= p), or return ``None`` where the path is not safe."""
+    def factor(cls, X, gram, orth_tol=1e-2):
+        """Second pass on top of ``gram``, or ``None`` where the path is not safe."""
         p = X.shape[1]
-        # Where squares of X's entries overflow or underflow, the Gram matrix
-        # is meaningless: refuse (any non-finite value below means that).
-        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-            G = X.T @ X
-            if not (np.all(np.isfinite(G)) and np.max(np.diagonal(G)) > _SAFE_MIN):
-                return None
-            try:
-                R1 = cholesky(G)
-            except SingularMatrixError:
-                return None
-            R1_inv = solve_triangular(R1, np.eye(p))
-            kappa_f = np.sqrt(np.sum(R1 * R1)) * np.sqrt(np.sum(R1_inv * R1_inv))
-        if not kappa_f * rcond < 1.0:  # also refuses inf and nan
-            return None
-        Q1 = X @ R1_inv
+        Q1 = X @ gram.R_inv
         G2 = Q1.T @ Q1
         off = G2 - np.eye(p)
         if not np.sqrt(np.sum(off * off)) <= orth_tol:
@@ -498,7 +549,7 @@ class CholeskyQR2:
             R2 = cholesky(G2)
         except SingularMatrixError:
             return None
-        return cls(Q1, R1, R2)
+        return cls(Q1, gram.R, R2)
 
     def solve(self, Y):
         """``theta`` (p, k) minimizing ``||X theta - Y||`` for Y of shape (n, k)."""
@@ -578,8 +629,10 @@ def lstsq(X, Y, rcond=None, solver="auto"):
     rcond : float, default=None
         Rank threshold (see :func:`default_rcond`).
     solver : {'auto', 'householder'}
-        ``'auto'`` tries :class:`CholeskyQR2` on tall X and falls back to
-        :class:`HouseholderQR` when its accuracy check fails.
+        ``'auto'`` on tall X: :class:`SemiNormal` when ``kappa_F(R) <= 1e5``,
+        else :class:`CholeskyQR2` when its orthogonality check passes, else
+        :class:`HouseholderQR`, which also takes every rank-deficient or
+        wide problem.
 
     Returns
     -------
@@ -603,7 +656,16 @@ def lstsq(X, Y, rcond=None, solver="auto"):
         rcond = default_rcond(n, p)
     fac = None
     if solver == "auto" and n >= p > 0:
-        fac = CholeskyQR2.factor(X, rcond)
+        gram = GramCholesky.factor(X)
+        # kappa_F(R) bounds kappa_2(R) from above: when it clears the rank
+        # threshold, so does every direction of R. (An exactly singular X can
+        # still give a Cholesky factor, with a last pivot ~ sqrt(u) ||X||;
+        # then kappa_F ~ 1e8 and CholeskyQR2's orthogonality check refuses.)
+        if gram is not None and gram.kappa_f * rcond < 1.0:
+            if gram.kappa_f <= SemiNormal.max_kappa:
+                fac = SemiNormal(X, gram)
+            else:
+                fac = CholeskyQR2.factor(X, gram)
     if fac is None:
         fac = HouseholderQR(X, rcond)
     theta = fac.solve(Y)

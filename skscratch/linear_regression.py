@@ -39,12 +39,15 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         - ``'householder'``: blocked Householder QR (compact WY), then QR with
           column pivoting on the small triangle. The reference path, exact
           for any rank.
-        - ``'auto'``: for tall ``X`` first try CholeskyQR2, whose work is
-          three matrix products; it is used only when its own accuracy check
-          passes (first Cholesky succeeds, the second pass's Gram matrix is
-          within 1e-2 of the identity, and ``X`` is clearly of full rank),
-          which certifies QR-class accuracy. Otherwise it falls back to
-          ``'householder'``. The path taken is stored in ``solver_``.
+        - ``'auto'``: for tall ``X``, first ``R = chol(X^T X)`` (QR's R,
+          from one matrix product) and a cheap upper bound ``kappa_F`` on
+          the condition number. Then, by that bound: up to 1e5, the
+          corrected semi-normal equations ``R^T R theta = X^T y`` (one
+          correction step; as accurate as QR when ``kappa^2 u`` is small);
+          beyond, CholeskyQR2 when its orthogonality check passes (up to
+          about 1e7); otherwise, and for every rank-deficient or wide
+          ``X``, ``'householder'``. Each fast path is taken only where it
+          keeps QR-class accuracy. The path taken is stored in ``solver_``.
 
     tol : float in [0, 1), default=None
         Relative cutoff for the numerical rank, the concept of
@@ -71,8 +74,8 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         Numerical rank of the (centred, weighted) design matrix.
 
     solver_ : str
-        The path that produced the solution: ``'cholesky_qr2'`` or
-        ``'householder'``.
+        The path that produced the solution: ``'seminormal'``,
+        ``'cholesky_qr2'`` or ``'householder'``.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.

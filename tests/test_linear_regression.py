@@ -74,7 +74,7 @@ def test_auto_takes_the_fast_path_when_it_is_safe():
     rng = np.random.default_rng(1)
     X = rng.standard_normal((500, 20))
     y = rng.standard_normal(500)
-    assert LinearRegressionOLS().fit(X, y).solver_ == "cholesky_qr2"
+    assert LinearRegressionOLS().fit(X, y).solver_ == "seminormal"
     assert LinearRegressionOLS(solver="householder").fit(X, y).solver_ == "householder"
 
 
