@@ -1,0 +1,267 @@
+"""The training engine alone, on problems with known minima."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from skscratch._optim import (
+    SGD,
+    Adam,
+    DivergenceError,
+    TrainingState,
+    accelerated_descent,
+    batches,
+    run_epochs,
+)
+
+
+class LeastSquares:
+    """f(theta) = 1/(2m) ||X_B theta - y_B||^2 on a batch B; minimum theta_star.
+
+    Without noise y = X theta_star exactly, so every batch shares the
+    minimizer: stochastic methods converge to it exactly (no gradient noise at
+    the optimum). With noise, y gets a residual orthogonal to X's range: the
+    full-batch minimizer is still theta_star and the minimum is positive.
+    """
+
+    def __init__(self, n=200, p=5, cond=10.0, seed=0, noise=0.0):
+        rng = np.random.default_rng(seed)
+        U = np.linalg.qr(rng.standard_normal((n, p)))[0]
+        V = np.linalg.qr(rng.standard_normal((p, p)))[0]
+        self.X = (U * np.geomspace(1.0, 1.0 / cond, p)) @ V.T * np.sqrt(n)
+        self.theta_star = rng.standard_normal(p)
+        z = rng.standard_normal(n)
+        self.y = self.X @ self.theta_star + noise * (z - U @ (U.T @ z))
+        self.A = self.X.T @ self.X / n  # Hessian of the full objective
+        self.calls = 0
+
+    def loss_grad(self, params, idx):
+        X, y = (self.X, self.y) if idx is None else (self.X[idx], self.y[idx])
+        r = X @ params[0] - y
+        self.calls += 1
+        return 0.5 * float(r @ r) / len(y), [X.T @ r / len(y)]
+
+    def error(self, params):
+        return np.linalg.norm(params[0] - self.theta_star) / np.linalg.norm(self.theta_star)
+
+
+def _lipschitz(prob):
+    return np.max(np.linalg.eigvalsh(prob.A))
+
+
+def _fit(problem, optimizer, params, **kw):
+    opts = dict(batch_size=20, max_iter=300, shuffle=True, rng=np.random.default_rng(0),
+                tol=0.0, n_iter_no_change=10, early_stopping=False)
+    opts.update(kw)
+    return run_epochs(problem, optimizer, params, problem.X.shape[0], **opts)
+
+
+@pytest.mark.parametrize("lr, momentum, nesterov", [(0.5, 0.0, False), (0.05, 0.9, False), (0.05, 0.9, True)])
+def test_sgd_converges_to_the_minimum(lr, momentum, nesterov):
+    # Hessian eigenvalues 1 .. 0.11; the effective step lr / (1 - momentum)
+    # is 0.5 in each case: 3000 steps contract the error by ~e^-170.
+    prob = LeastSquares(cond=3.0)
+    params = [np.zeros(5)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        _fit(prob, SGD(params, lr, momentum=momentum, nesterov=nesterov), params)
+    # Interpolation regime: the error decays geometrically to rounding level.
+    assert prob.error(params) < 1e-8
+
+
+def test_momentum_speeds_up_sgd():
+    # Hessian eigenvalues 1 .. 0.01 and lr = 0.1: along the shallow direction
+    # plain steps contract by 1 - 1e-3 (1000 steps: e^-1), momentum 0.9 by
+    # about 1 - 1e-2 (e^-10).
+    errors = {}
+    for momentum in (0.0, 0.9):
+        prob = LeastSquares(cond=10.0)
+        params = [np.zeros(5)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            _fit(prob, SGD(params, 0.1, momentum=momentum, nesterov=False), params, max_iter=100)
+        errors[momentum] = prob.error(params)
+    assert errors[0.9] < 0.01 * errors[0.0]
+
+
+def test_nesterov_step_formula():
+    params = [np.array([1.0, -2.0])]
+    opt = SGD(params, learning_rate_init=0.1, momentum=0.5, nesterov=True)
+    g1, g2 = np.array([0.2, 0.4]), np.array([-1.0, 3.0])
+    opt.update_params(params, [g1])
+    v1 = -0.1 * g1
+    expected = np.array([1.0, -2.0]) + 0.5 * v1 - 0.1 * g1
+    np.testing.assert_allclose(params[0], expected, rtol=1e-15)
+    opt.update_params(params, [g2])
+    v2 = 0.5 * v1 - 0.1 * g2
+    np.testing.assert_allclose(params[0], expected + 0.5 * v2 - 0.1 * g2, rtol=1e-15)
+
+
+def test_adam_converges_with_decaying_steps():
+    prob = LeastSquares()
+    params = [np.zeros(5)]
+    opt = Adam(params, learning_rate_init=0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        _fit(prob, opt, params, max_iter=300)
+    # Adam's steps shrink with the gradient moments; at the interpolating
+    # minimum the gradients vanish, so it settles there too.
+    assert prob.error(params) < 1e-4
+
+
+def test_adam_step_is_scale_free():
+    # Per-coordinate normalization: the first step is eta in each coordinate,
+    # whatever the gradient's scale (up to epsilon).
+    params = [np.zeros(3)]
+    Adam(params, learning_rate_init=0.01).update_params(params, [np.array([1e-3, 1.0, -1e3])])
+    # epsilon enters as eps / sqrt(1 - beta_2) = 3.2e-7 against |g| = 1e-3.
+    np.testing.assert_allclose(params[0], [-0.01, -0.01, 0.01], rtol=1e-3)
+
+
+def test_stops_on_plateau_without_warning():
+    prob = LeastSquares()
+    params = [np.zeros(5)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        state = _fit(prob, SGD(params, 0.05), params, tol=1e-4, max_iter=1000)
+    # The loss falls below tol quickly, then n_iter_no_change + 1 epochs
+    # without an improvement of tol end the run long before max_iter.
+    assert state.n_iter < 100
+    assert state.no_improvement_count == 11
+
+
+def test_max_iter_warns():
+    prob = LeastSquares()
+    params = [np.zeros(5)]
+    with pytest.warns(ConvergenceWarning, match="maximum iterations"):
+        state = _fit(prob, SGD(params, 1e-4), params, max_iter=3)
+    assert state.n_iter == 3
+    assert len(state.loss_curve) == 3
+    assert state.t == 3 * 200
+
+
+def test_adaptive_rate_is_cut_by_five_then_stops():
+    params = [np.zeros(1)]
+    opt = SGD(params, 0.1, learning_rate="adaptive")
+    assert opt.trigger_stopping("stalled", verbose=False) is False
+    assert opt.learning_rate == pytest.approx(0.02)
+    while not opt.trigger_stopping("stalled", verbose=False):
+        pass
+    assert opt.learning_rate <= 1e-6
+
+
+def test_invscaling_schedule():
+    opt = SGD([np.zeros(1)], 0.5, learning_rate="invscaling", power_t=0.25)
+    opt.iteration_ends(80)
+    assert opt.learning_rate == pytest.approx(0.5 / 81**0.25)
+
+
+def test_divergence_is_reported_with_the_parameter_to_change():
+    prob = LeastSquares()
+    params = [np.zeros(5)]
+    with pytest.raises(DivergenceError, match="learning_rate_init"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # overflow on the way to inf
+            _fit(prob, SGD(params, 1e3), params)
+
+
+def test_incremental_runs_one_epoch():
+    prob = LeastSquares()
+    params = [np.zeros(5)]
+    state = TrainingState()
+    opt = SGD(params, 0.05)
+    for _ in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            _fit(prob, opt, params, state=state, incremental=True)
+    assert state.n_iter == 3 and len(state.loss_curve) == 3
+
+
+class PeakedValidation(LeastSquares):
+    """Validation score rising until epoch 5, then falling: early stopping must keep epoch 5."""
+
+    def __init__(self):
+        super().__init__()
+        self.epoch = 0
+        self.snapshots = {}
+
+    def validation_score(self, params):
+        self.epoch += 1
+        self.snapshots[self.epoch] = params[0].copy()
+        return -abs(self.epoch - 5)
+
+
+def test_early_stopping_restores_best_params():
+    prob = PeakedValidation()
+    params = [np.zeros(5)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        state = _fit(prob, SGD(params, 0.01), params, early_stopping=True,
+                     n_iter_no_change=3, tol=0.0)
+    assert state.validation_scores[:6] == [-4, -3, -2, -1, 0, -1]
+    assert state.n_iter == 9  # epoch 5 best, then 4 epochs without improvement
+    assert state.best_validation_score == 0
+    np.testing.assert_array_equal(params[0], prob.snapshots[5])
+
+
+def test_batches_cover_every_row_once():
+    rng = np.random.default_rng(0)
+    parts = batches(103, 10, rng, shuffle=True)
+    assert [len(b) for b in parts] == [10] * 10 + [3]
+    assert sorted(np.concatenate(parts)) == list(range(103))
+    assert np.array_equal(np.concatenate(batches(7, 3, rng, shuffle=False)), np.arange(7))
+
+
+# --------------------------------------------------------------------------
+# Full-batch accelerated descent
+# --------------------------------------------------------------------------
+
+
+def test_accelerated_descent_reaches_the_minimum():
+    prob = LeastSquares(cond=100.0, noise=1.0)
+    params = [np.zeros(5)]
+    L = _lipschitz(prob)  # Lipschitz constant of the gradient
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        accelerated_descent(prob, params, precondition=lambda g: [gi / L for gi in g],
+                            max_iter=5000, tol=1e-24)
+    # Stopped at decrement <= 1e-24 f: the error in theta is at most about
+    # sqrt(decrement) / lambda_min ~ 1e-12 * 1e4 ~ 1e-8 relative; and it
+    # converged (no warning) well within max_iter.
+    assert prob.error(params) < 1e-7
+
+
+def test_acceleration_beats_plain_gradient_descent():
+    # kappa = 1e4: plain GD needs O(kappa) steps, Nesterov with restart O(sqrt(kappa)).
+    prob = LeastSquares(cond=100.0, noise=1.0)  # singular values 1..1e-2: Hessian kappa 1e4
+    L = _lipschitz(prob)
+    params = [np.zeros(5)]
+    state = accelerated_descent(prob, params, precondition=lambda g: [gi / L for gi in g],
+                                max_iter=100000, tol=1e-20)
+    theta = np.zeros(5)
+    steps = 0
+    while prob.error([theta]) > prob.error(params) and steps < 100000:
+        theta = theta - prob.loss_grad([theta], None)[1][0] / L
+        steps += 1
+    assert state.n_iter < steps / 10
+
+
+def test_exact_preconditioner_converges_in_one_step():
+    # With M = Hessian, the step M^{-1} g is Newton's: exact on a quadratic.
+    prob = LeastSquares(cond=1e3, noise=1.0)
+    params = [np.zeros(5)]
+    state = accelerated_descent(prob, params,
+                                precondition=lambda g: [np.linalg.solve(prob.A, g[0])],
+                                max_iter=10, tol=1e-20)
+    assert prob.error(params) < 1e-9
+    assert state.n_iter <= 2  # one step, then the decrement test stops it
+
+
+def test_accelerated_descent_warns_at_max_iter():
+    prob = LeastSquares(cond=100.0, noise=1.0)
+    params = [np.zeros(5)]
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        state = accelerated_descent(prob, params, precondition=lambda g: g, max_iter=3, tol=0.0)
+    assert state.n_iter == 3
