@@ -97,7 +97,8 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
     dense copy would not fit comfortably in memory).
 
     The derivation (normal equations, Householder reflections, blocking,
-    CholeskyQR2, pivoting and the minimum-norm solution) is in the
+    R from the Gram matrix, the corrected semi-normal equations, CholeskyQR2,
+    iterative refinement, pivoting and the minimum-norm solution) is in the
     documentation's "Linear regression" page.
 
     Examples
