@@ -5,10 +5,16 @@ array primitives (arithmetic, ufuncs, reductions, indexing and the matrix produc
 
 - :mod:`skscratch._linalg`: Householder QR (blocked, pivoted), Cholesky QR,
   triangular solves, minimum-norm least squares.
+- :mod:`skscratch._losses`: stable sigmoid / softmax and log-losses with gradients.
+- :mod:`skscratch._optim`: the gradient-descent engine (SGD, Nesterov, Adam,
+  accelerated full-batch descent, early stopping).
+- :mod:`skscratch._linear_logit`: logistic regression's objective in whitened
+  coordinates.
 """
 
 from .linear_regression import LinearRegressionOLS
+from .logistic_regression import LogisticRegressionGD
 
 __version__ = "0.1.0"
 
-__all__ = ["LinearRegressionOLS", "__version__"]
+__all__ = ["LinearRegressionOLS", "LogisticRegressionGD", "__version__"]

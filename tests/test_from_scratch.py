@@ -40,6 +40,7 @@ ALLOWED_SKLEARN = (
     "sklearn.utils._param_validation",
     "sklearn.utils.multiclass",
     "sklearn.utils.class_weight",
+    "sklearn.utils.metaestimators",
     "sklearn.utils",  # only names listed in ALLOWED_SKLEARN_UTILS
     "sklearn.preprocessing",  # only the label utilities below
     "sklearn.model_selection",  # only train_test_split
