@@ -15,8 +15,9 @@ them as they are. Two loops drive them:
 - :func:`run_epochs`: mini-batches, shuffling, learning-rate schedules,
   convergence on the training loss or early stopping on a validation score
   with the best weights restored, loss history, divergence detection;
-- :func:`accelerated_descent`: full-batch gradient descent with Nesterov's
-  momentum and adaptive restart, step size taken from a Lipschitz bound.
+- :func:`spectral_descent`: full-batch gradient descent whose step size comes
+  from the problem: the Lipschitz step first, then Barzilai-Borwein steps
+  under a nonmonotone line search.
 """
 
 import math
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+
+_EPS = np.finfo(np.float64).eps
 
 
 # ---------------------------------------------------------------------------
@@ -266,7 +269,7 @@ def _update_no_improvement(problem, params, state, tol, early_stopping, verbose)
 
 
 # ---------------------------------------------------------------------------
-# Full-batch accelerated gradient descent
+# Full-batch gradient descent
 # ---------------------------------------------------------------------------
 
 
@@ -274,59 +277,76 @@ def _dot(a, b):
     return sum(float(np.vdot(x, y)) for x, y in zip(a, b))
 
 
-def accelerated_descent(problem, params, *, precondition, max_iter, tol, state=None,
-                        verbose=False):
-    """Full-batch gradient descent with Nesterov momentum and adaptive restart.
+def spectral_descent(problem, params, *, max_iter, tol, rate=1.0, memory=10, state=None,
+                     verbose=False):
+    """Full-batch gradient descent with Barzilai-Borwein steps and a nonmonotone line search.
 
-    The step is ``theta <- y - M^{-1} grad f(y)`` where ``precondition(g)``
-    returns ``M^{-1} g`` for a matrix ``M`` that majorizes the Hessian
-    everywhere (``M >= Hess f``). Then the step size 1 is the inverse
-    Lipschitz constant in the metric of M: every step is guaranteed to
-    decrease the quadratic upper bound, with no line search and no tuning.
-    With ``M = L I`` this is plain gradient descent with step ``1/L``.
+    Each step is ``theta <- theta - alpha g``. The first ``alpha`` is
+    ``rate``: for a problem scaled so that its gradient is 1-Lipschitz, 1 is
+    the classical safe step ``1/L``. After that the step is taken from the
+    curvature along the last move (Barzilai & Borwein 1988): with
+    ``s = theta_k - theta_{k-1}`` and ``y = g_k - g_{k-1}``, the two secant
+    estimates of the inverse curvature ``s^T s / s^T y`` and
+    ``s^T y / y^T y``, used in alternation (Dai & Fletcher 2005 found the
+    alternation more robust than either). Along directions where the
+    objective is flat the step grows, which a fixed ``1/L`` never does: on
+    ill-conditioned problems this needs a fraction of the iterations of
+    fixed-step or momentum methods.
 
-    ``y`` is the Nesterov extrapolation
-    ``y = theta_k + (t_{k-1} - 1) / t_k (theta_k - theta_{k-1})``
-    (Beck & Teboulle 2009), which improves the rate from O(1/k) to O(1/k^2).
-    Momentum is reset whenever the step points against the last move,
-    ``<grad f(y), theta_{k+1} - theta_k> > 0`` (O'Donoghue & Candes 2015):
-    this restores linear convergence on strongly convex problems without
-    knowing the strong convexity constant, and removes the overshoot
-    ripples of fixed momentum.
+    The BB step does not decrease the objective at every iteration, and must
+    not be forced to. Global convergence comes from the nonmonotone Armijo
+    rule of Grippo, Lampariello & Lucidi (1986), as Raydan (1997) applied it
+    to BB: the step is halved until
+    ``f(theta - a g) <= max(last `memory` values of f) - 1e-4 a ||g||^2``.
 
-    Stops when the decrement ``g^T M^{-1} g`` (twice the decrease a step
-    guarantees) falls to ``tol`` times the objective's magnitude.
+    Stops when ``||g||^2 <= tol * |f|`` (for a 1-Lipschitz gradient,
+    ``||g||^2 / 2`` is the decrease a ``1/L`` step is guaranteed to make).
 
     Returns
     -------
     state : TrainingState
-        ``loss_curve`` holds the objective at each extrapolated point.
+        ``loss_curve`` holds the objective at each iterate.
     """
     state = TrainingState() if state is None else state
     x = [p.copy() for p in params]
-    y = [p.copy() for p in params]
-    t = 1.0
+    f, g = problem.loss_grad(x, None)
+    _check_finite(f, "the first iteration")
+    recent = [f]
+    alpha = rate
     converged = False
-    for _ in range(max_iter):
-        f, g = problem.loss_grad(y, None)
-        _check_finite(f, f"iteration {state.n_iter + 1}")
-        d = precondition(g)
-        x_new = [yi - di for yi, di in zip(y, d)]
+    for it in range(max_iter):
+        gg = _dot(g, g)
+        if gg <= tol * abs(f):
+            converged = True
+            break
+        a = alpha
+        reference = max(recent[-memory:])
+        accepted = False
+        # Halve until the nonmonotone Armijo condition holds, or until the
+        # step no longer changes theta (the rounding floor: stop there).
+        while a * math.sqrt(gg) > _EPS * (1.0 + math.sqrt(_dot(x, x))):
+            x_new = [xi - a * gi for xi, gi in zip(x, g)]
+            f_new, g_new = problem.loss_grad(x_new, None)
+            if np.isfinite(f_new) and f_new <= reference - 1e-4 * a * gg:
+                accepted = True
+                break
+            a *= 0.5
+        if not accepted:
+            converged = True
+            break
+        s = [u - v for u, v in zip(x_new, x)]
+        yv = [u - v for u, v in zip(g_new, g)]
+        sy = _dot(s, yv)
+        if sy > 0.0:
+            alpha = _dot(s, s) / sy if it % 2 == 0 else sy / _dot(yv, yv)
+        else:
+            alpha = rate  # no curvature information: back to the safe step
+        x, f, g = x_new, f_new, g_new
+        recent.append(f)
         state.n_iter += 1
         state.loss_curve.append(f)
         if verbose:
             print(f"Iteration {state.n_iter}, loss = {f:.8f}")
-        decrement = _dot(g, d)
-        if decrement <= tol * max(abs(f), 1e-300):
-            x = x_new
-            converged = True
-            break
-        if _dot(g, [a - b for a, b in zip(x_new, x)]) > 0.0:
-            t = 1.0  # the step undoes the last move: restart momentum
-        t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
-        beta = (t - 1.0) / t_new
-        y = [xn + beta * (xn - xo) for xn, xo in zip(x_new, x)]
-        x, t = x_new, t_new
     if not converged:
         warnings.warn(
             f"Gradient descent: maximum iterations ({max_iter}) reached and the "
@@ -335,5 +355,5 @@ def accelerated_descent(problem, params, *, precondition, max_iter, tol, state=N
         )
     for p, xi in zip(params, x):
         p[...] = xi
-    state.best_loss = min(state.best_loss, state.loss_curve[-1]) if state.loss_curve else state.best_loss
+    state.best_loss = min(state.best_loss, f)
     return state

@@ -20,7 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._base import restore_on_failure
 from ._linear_logit import WhitenedLogit, predict_proba_from_logits
-from ._optim import SGD, Adam, TrainingState, accelerated_descent, run_epochs
+from ._optim import SGD, Adam, TrainingState, run_epochs, spectral_descent
 
 # In whitened coordinates the gradient is 1-Lipschitz, so these hold on raw
 # and scaled data alike; the stochastic ones were chosen on the shipped data
@@ -255,10 +255,9 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         params = problem.initial_params(*((self.coef_, self.intercept_) if warm else (None, None)))
         state = TrainingState()
         if self.solver == "gd":
-            rate = self._rate()
-            accelerated_descent(
-                problem, params, precondition=lambda g: [rate * gi for gi in g],
-                max_iter=self._max_iter(), tol=self._tol()**2, state=state, verbose=self.verbose,
+            spectral_descent(
+                problem, params, max_iter=self._max_iter(), tol=self._tol()**2,
+                rate=self._rate(), state=state, verbose=self.verbose,
             )
         else:
             optimizer = self._optimizer(params)
