@@ -47,15 +47,15 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
     ``C * sum_i s_i * logloss(y_i, x_i) + 1/2 ||W||^2`` (intercept not
     penalized; ``s_i`` the sample weights times the class weights), with a
     sigmoid for two classes and a softmax fitted jointly over all classes for
-    three or more, by full-batch gradient descent with Nesterov momentum
-    (default), mini-batch SGD with (Nesterov) momentum, or Adam.
+    three or more, by full-batch gradient descent (default), mini-batch SGD
+    with (Nesterov) momentum, or Adam.
 
     The optimizers work in whitened coordinates: the features are centred
     and transformed by the Cholesky factor of a bound on the Hessian, which
     generalizes the article's "centre and scale the features" so that the
-    gradient is 1-Lipschitz. The full-batch step size is then 1, taken from
-    the problem rather than tuned, on raw and scaled data alike; ``coef_`` is
-    reported in the original feature space.
+    gradient is 1-Lipschitz. Step sizes then come from the problem rather
+    than from tuning, on raw and scaled data alike; ``coef_`` is reported in
+    the original feature space.
 
     Parameters
     ----------
@@ -70,15 +70,17 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         uses ``n_samples / (n_classes * bincount(y))``.
 
     solver : {'gd', 'sgd', 'adam'}, default='gd'
-        - 'gd': full-batch gradient descent with Nesterov momentum and
-          adaptive restart; step size from the Lipschitz bound.
+        - 'gd': full-batch gradient descent. The first step is the Lipschitz
+          step 1; later steps are Barzilai-Borwein steps (the inverse
+          curvature along the last move) under a nonmonotone backtracking
+          line search, which keeps it globally convergent.
         - 'sgd': mini-batches with momentum or Nesterov momentum (the
           article's final classifier).
         - 'adam': mini-batches with Adam.
 
     learning_rate_init : float, default=None
-        Step size in the whitened coordinates. ``None``: 1.0 for 'gd' (the
-        Lipschitz step), 0.2 for 'sgd', 0.05 for 'adam'.
+        Step size in the whitened coordinates. ``None``: 1.0 for 'gd' (its
+        first step, the Lipschitz step), 0.2 for 'sgd', 0.05 for 'adam'.
 
     batch_size : int or 'auto', default='auto'
         Mini-batch size for 'sgd' and 'adam'; 'auto' is ``min(200, n_samples)``.
