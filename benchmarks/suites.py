@@ -10,6 +10,7 @@ import importlib
 
 SUITES = {
     "ols": "benchmarks.cases_linear",
+    "logistic": "benchmarks.cases_logistic",
 }
 
 
