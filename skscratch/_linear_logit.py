@@ -168,10 +168,6 @@ class WhitenedLogit:
         gb = col * self.b_scale if self.fit_intercept else np.zeros_like(col)
         return float(loss), [self.R_inv.T @ gW, gb]
 
-    def objective(self, params):
-        """scikit-learn's objective ``C sum s_i loss_i + 1/2 ||W||^2`` (or the sum of losses if C = inf)."""
-        f, _ = self.loss_grad(params, None)
-        return f / self.lam if self.lam else f * self.S
 
 
 def predict_proba_from_logits(Z, multinomial):
