@@ -357,3 +357,140 @@ def spectral_descent(problem, params, *, max_iter, tol, rate=1.0, memory=10, sta
         p[...] = xi
     state.best_loss = min(state.best_loss, f)
     return state
+
+
+# ---------------------------------------------------------------------------
+# L-BFGS
+# ---------------------------------------------------------------------------
+
+
+def _wolfe_step(phi, f0, d0, step, c1=1e-4, c2=0.9, max_evals=40):
+    """A step satisfying the strong Wolfe conditions (Nocedal & Wright, Alg. 3.5-3.6).
+
+    ``phi(a)`` returns ``(f, g, slope)`` at ``theta + a d``; ``f0`` and ``d0``
+    are the value and slope at ``a = 0`` (``d0 < 0``). Accepts ``a`` with
+    sufficient decrease ``f(a) <= f0 + c1 a d0`` and small slope
+    ``|slope(a)| <= c2 |d0|``. Phase one extrapolates until a bracket is
+    found; phase two ("zoom") shrinks it by the minimizer of the quadratic
+    through ``f(lo)``, ``slope(lo)`` and ``f(hi)``, kept inside the middle
+    80% of the bracket. Returns ``(a, f, g)``, or ``None`` when no step was
+    found within ``max_evals`` evaluations.
+    """
+    evals = 0
+
+    def zoom(lo, f_lo, s_lo, hi, f_hi):
+        nonlocal evals
+        while evals < max_evals:
+            width = hi - lo
+            trial = lo + 0.5 * width
+            curv = (f_hi - f_lo - s_lo * width) / (width * width) if width else 0.0
+            if np.isfinite(curv) and curv > 0.0:
+                trial = lo - s_lo / (2.0 * curv)
+            left, right = min(lo, hi), max(lo, hi)
+            a = min(max(trial, left + 0.1 * (right - left)), right - 0.1 * (right - left))
+            f, g, s = phi(a)
+            evals += 1
+            if not np.isfinite(f) or f > f0 + c1 * a * d0 or f >= f_lo:
+                hi, f_hi = a, f
+            else:
+                if abs(s) <= -c2 * d0:
+                    return a, f, g
+                if s * (hi - lo) >= 0.0:
+                    hi, f_hi = lo, f_lo
+                lo, f_lo, s_lo = a, f, s
+        return None
+
+    a_prev, f_prev, s_prev = 0.0, f0, d0
+    a = step
+    while evals < max_evals:
+        f, g, s = phi(a)
+        evals += 1
+        if not np.isfinite(f) or f > f0 + c1 * a * d0 or (a_prev > 0.0 and f >= f_prev):
+            return zoom(a_prev, f_prev, s_prev, a, f)
+        if abs(s) <= -c2 * d0:
+            return a, f, g
+        if s >= 0.0:
+            return zoom(a, f, s, a_prev, f_prev)
+        a_prev, f_prev, s_prev = a, f, s
+        a *= 2.0
+    return None
+
+
+def lbfgs(problem, params, *, max_iter, tol, memory=10, state=None, verbose=False):
+    """Limited-memory BFGS (Nocedal 1980) with a strong Wolfe line search.
+
+    The direction is ``-H g`` where ``H`` approximates the inverse Hessian
+    from the last ``memory`` pairs ``s = theta_{k+1} - theta_k``,
+    ``y = g_{k+1} - g_k``, applied by the two-loop recursion without ever
+    forming a matrix; the initial ``H_0 = (s^T y / y^T y) I`` scales it to
+    the curvature along the last move (the first step uses ``H_0 = I``,
+    the Lipschitz step of a problem whose gradient is 1-Lipschitz). The Wolfe
+    curvature condition guarantees ``s^T y > 0``, which keeps ``H`` positive
+    definite. Stops when ``||g||^2 <= tol * |f|``.
+    """
+    state = TrainingState() if state is None else state
+    x = [p.copy() for p in params]
+    f, g = problem.loss_grad(x, None)
+    _check_finite(f, "the first iteration")
+    pairs = []
+    converged = False
+    for _ in range(max_iter):
+        gg = _dot(g, g)
+        if gg <= tol * abs(f):
+            converged = True
+            break
+        # Two-loop recursion: r = H g.
+        q = [gi.copy() for gi in g]
+        alphas = []
+        for s, y, rho in reversed(pairs):
+            a = rho * _dot(s, q)
+            alphas.append(a)
+            for qi, yi in zip(q, y):
+                qi -= a * yi
+        gamma = 1.0
+        if pairs:
+            s, y, rho = pairs[-1]
+            gamma = 1.0 / (rho * _dot(y, y))  # s^T y / y^T y
+        r = [gamma * qi for qi in q]
+        for (s, y, rho), a in zip(pairs, reversed(alphas)):
+            b = rho * _dot(y, r)
+            for ri, si in zip(r, s):
+                ri += (a - b) * si
+        d = [-ri for ri in r]
+        d0 = _dot(g, d)
+        if not d0 < 0.0:  # numerical loss of descent: restart from steepest descent
+            pairs.clear()
+            d, d0 = [-gi for gi in g], -gg
+
+        def phi(a, _x=x, _d=d):
+            fa, ga = problem.loss_grad([xi + a * di for xi, di in zip(_x, _d)], None)
+            return fa, ga, _dot(ga, _d)
+
+        found = _wolfe_step(phi, f, d0, 1.0)
+        if found is None:
+            converged = True  # no step along d makes progress: the rounding floor
+            break
+        a, f_new, g_new = found
+        x_new = [xi + a * di for xi, di in zip(x, d)]
+        s = [u - v for u, v in zip(x_new, x)]
+        y = [u - v for u, v in zip(g_new, g)]
+        sy = _dot(s, y)
+        if sy > 0.0:
+            pairs.append((s, y, 1.0 / sy))
+            if len(pairs) > memory:
+                pairs.pop(0)
+        x, f, g = x_new, f_new, g_new
+        state.n_iter += 1
+        state.loss_curve.append(f)
+        if verbose:
+            print(f"Iteration {state.n_iter}, loss = {f:.8f}")
+    if not converged:
+        warnings.warn(
+            f"L-BFGS: maximum iterations ({max_iter}) reached and the optimization "
+            "hasn't converged yet. Increase max_iter or tol.",
+            ConvergenceWarning,
+        )
+    for p, xi in zip(params, x):
+        p[...] = xi
+    state.best_loss = min(state.best_loss, f)
+    return state
