@@ -17,7 +17,8 @@ them as they are. Two loops drive them:
   with the best weights restored, loss history, divergence detection;
 - :func:`spectral_descent`: full-batch gradient descent whose step size comes
   from the problem: the Lipschitz step first, then Barzilai-Borwein steps
-  under a nonmonotone line search.
+  under a nonmonotone line search;
+- :func:`lbfgs`: limited-memory BFGS with a strong Wolfe line search.
 """
 
 import math
