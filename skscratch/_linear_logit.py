@@ -79,16 +79,24 @@ class WhitenedLogit:
             self._build_metric()
 
     def _build_metric(self):
-        X, sample_weight = self.X, self.sw
-        p = X.shape[1]
-        # Bohning's bound on the second derivative of the loss in the logits.
-        self.curv = 0.5 if self.multinomial else 0.25
+        p = self.X.shape[1]
         if self.fit_intercept:
-            self.mu = np.asarray(X.T @ sample_weight).ravel() / self.S
+            self.mu = np.asarray(self.X.T @ self.sw).ravel() / self.S
         else:
             self.mu = np.zeros(p)
-        A = self._centred_gram()
-        M = self.curv * A
+        # Bohning's bound on the second derivative of the loss in the logits.
+        self._whiten(0.5 if self.multinomial else 0.25)
+
+    def _whiten(self, curvature):
+        """Factor ``M = Xc^T diag(s d) Xc / S + lam I`` for per-sample curvatures ``d``.
+
+        With the constant Bohning bound ``d = c`` this M majorizes the Hessian
+        everywhere. The intercept's own curvature is ``sum(s d) / S``
+        (centring decouples it from W).
+        """
+        p = self.X.shape[1]
+        d = np.broadcast_to(np.asarray(curvature, dtype=np.float64), self.sw.shape)
+        M = self._centred_gram(self.sw * d)
         # lam I keeps M a majorizer and makes it definite. Without a penalty
         # (C = inf) or with constant features, a floor relative to M's scale
         # keeps the factor well conditioned; a larger M still majorizes, it
@@ -98,18 +106,46 @@ class WhitenedLogit:
         R = cholesky(M)
         self.R = R
         self.R_inv = solve_triangular(R, np.eye(p))  # W = R^{-1} V
+        self.curv = float(self.sw @ d) / self.S
         self.b_scale = 1.0 / np.sqrt(self.curv)  # b = v_b / sqrt(c)
 
-    def _centred_gram(self):
-        """``Xc^T diag(s) Xc / S`` accumulated over row blocks (no n x p copy)."""
-        X, sw, mu = self.X, self.sw, self.mu
+    def rescale(self, params):
+        """Re-whiten with the curvature at ``params``; return them in the new coordinates.
+
+        The Bohning bound is tight only where predictions are uncertain; near
+        the optimum of a well-separated problem most samples are confident and
+        their true curvature ``sigma'(z)`` is far below 1/4, so the bound
+        over-damps exactly the directions left to fit. Rebuilding the metric
+        from the current curvatures (floored at 1e-3 of the bound, so no
+        sample is ignored) restores steps of the right size. It is a change
+        of variables: the objective and its minimizer are unchanged, only the
+        coordinates the optimizer moves in. The new metric no longer majorizes
+        the Hessian everywhere, so it needs a line-searched method
+        (:func:`._optim.spectral_descent`). For the softmax, the curvature of
+        a sample is taken as ``max_j p_j (1 - p_j)``, a scalar per sample, so
+        that one factor still serves every class.
+        """
+        coef, intercept = self.coef(params)
+        Z = self.logits(self.X, params)
+        bound = 0.5 if self.multinomial else 0.25
+        if self.multinomial:
+            P = softmax(Z)
+            d = np.max(P * (1.0 - P), axis=1)
+        else:
+            d = sigmoid(Z[:, 0]) * sigmoid(-Z[:, 0])
+        self._whiten(np.maximum(d, 1e-3 * bound))
+        return self.initial_params(coef, intercept)
+
+    def _centred_gram(self, weights):
+        """``Xc^T diag(weights) Xc / S`` accumulated over row blocks (no n x p copy)."""
+        X, mu = self.X, self.mu
         p = X.shape[1]
         A = np.zeros((p, p))
         for i in range(0, X.shape[0], _CHUNK):
             block = X[i:i + _CHUNK]
             block = block.toarray() if sp.issparse(block) else np.asarray(block, dtype=np.float64)
             block = block - mu  # centre before squaring: no cancellation
-            A += (block * sw[i:i + _CHUNK, None]).T @ block
+            A += (block * weights[i:i + _CHUNK, None]).T @ block
         return A / self.S
 
     def metric(self):

@@ -279,7 +279,7 @@ def _dot(a, b):
 
 
 def spectral_descent(problem, params, *, max_iter, tol, rate=1.0, memory=10, state=None,
-                     verbose=False):
+                     verbose=False, rescale_at=()):
     """Full-batch gradient descent with Barzilai-Borwein steps and a nonmonotone line search.
 
     Each step is ``theta <- theta - alpha g``. The first ``alpha`` is
@@ -303,6 +303,12 @@ def spectral_descent(problem, params, *, max_iter, tol, rate=1.0, memory=10, sta
     Stops when ``||g||^2 <= tol * |f|`` (for a 1-Lipschitz gradient,
     ``||g||^2 / 2`` is the decrease a ``1/L`` step is guaranteed to make).
 
+    At the iteration counts in ``rescale_at`` the problem may change the
+    coordinates the descent moves in: ``params = problem.rescale(params)``
+    (a change of variables; the objective is unchanged). The step-size
+    memory then starts afresh from ``rate``, since old steps were measured
+    in the old coordinates.
+
     Returns
     -------
     state : TrainingState
@@ -315,7 +321,12 @@ def spectral_descent(problem, params, *, max_iter, tol, rate=1.0, memory=10, sta
     recent = [f]
     alpha = rate
     converged = False
+    rescale_at = set(rescale_at)
     for it in range(max_iter):
+        if it in rescale_at:
+            x = problem.rescale(x)
+            f, g = problem.loss_grad(x, None)
+            alpha = rate
         gg = _dot(g, g)
         if gg <= tol * abs(f):
             converged = True

@@ -26,6 +26,9 @@ from ._optim import SGD, Adam, TrainingState, run_epochs, spectral_descent
 # and scaled data alike; the stochastic ones were chosen on the shipped data
 # sets (objective within a few percent of the optimum in <= 200 epochs).
 _DEFAULT_RATE = {"gd": 1.0, "sgd": 0.2, "adam": 0.05}
+# Iterations at which 'gd' re-whitens with the current curvature: gaps that
+# double, so the O(n p^2) refreshes stay a logarithmic share of the work.
+_RESCALE_AT = tuple(10 * (2**k - 1) for k in range(1, 12))
 # 'gd' counts iterations (cheap: one gradient each), the others epochs.
 _DEFAULT_MAX_ITER = {"gd": 10000, "sgd": 200, "adam": 200}
 # 'gd': the squared whitened gradient below tol**2 of the objective. 1e-7 puts
@@ -261,6 +264,7 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
             spectral_descent(
                 problem, params, max_iter=self._max_iter(), tol=self._tol()**2,
                 rate=self._rate(), state=state, verbose=self.verbose,
+                rescale_at=_RESCALE_AT,
             )
         else:
             optimizer = self._optimizer(params)
