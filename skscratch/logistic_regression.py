@@ -77,7 +77,10 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         - 'gd': full-batch gradient descent. The first step is the Lipschitz
           step 1; later steps are Barzilai-Borwein steps (the inverse
           curvature along the last move) under a nonmonotone backtracking
-          line search, which keeps it globally convergent.
+          line search, which keeps it globally convergent. At iterations 10,
+          30, 70, ... the whitening is rebuilt from the current curvature
+          of the loss (a change of variables), since the bound it starts
+          from over-damps the confidently classified samples.
         - 'sgd': mini-batches with momentum or Nesterov momentum (the
           article's final classifier).
         - 'adam': mini-batches with Adam.
