@@ -278,6 +278,28 @@ def _dot(a, b):
     return sum(float(np.vdot(x, y)) for x, y in zip(a, b))
 
 
+def _record(state, f, verbose):
+    """Book-keeping of one accepted full-batch step."""
+    state.n_iter += 1
+    state.loss_curve.append(f)
+    if verbose:
+        print(f"Iteration {state.n_iter}, loss = {f:.8f}")
+
+
+def _finish(params, x, f, state, converged, max_iter, method):
+    """Write the final iterate into ``params``; warn if the budget ran out first."""
+    if not converged:
+        warnings.warn(
+            f"{method}: maximum iterations ({max_iter}) reached and the optimization "
+            "hasn't converged yet. Increase max_iter or tol.",
+            ConvergenceWarning,
+        )
+    for p, xi in zip(params, x):
+        p[...] = xi
+    state.best_loss = min(state.best_loss, f)
+    return state
+
+
 def spectral_descent(problem, params, *, max_iter, tol, rate=1.0, memory=10, state=None,
                      verbose=False, rescale_at=()):
     """Full-batch gradient descent with Barzilai-Borwein steps and a nonmonotone line search.
@@ -355,20 +377,8 @@ def spectral_descent(problem, params, *, max_iter, tol, rate=1.0, memory=10, sta
             alpha = rate  # no curvature information: back to the safe step
         x, f, g = x_new, f_new, g_new
         recent.append(f)
-        state.n_iter += 1
-        state.loss_curve.append(f)
-        if verbose:
-            print(f"Iteration {state.n_iter}, loss = {f:.8f}")
-    if not converged:
-        warnings.warn(
-            f"Gradient descent: maximum iterations ({max_iter}) reached and the "
-            "optimization hasn't converged yet. Increase max_iter or tol.",
-            ConvergenceWarning,
-        )
-    for p, xi in zip(params, x):
-        p[...] = xi
-    state.best_loss = min(state.best_loss, f)
-    return state
+        _record(state, f, verbose)
+    return _finish(params, x, f, state, converged, max_iter, "Gradient descent")
 
 
 # ---------------------------------------------------------------------------
@@ -492,17 +502,5 @@ def lbfgs(problem, params, *, max_iter, tol, memory=10, state=None, verbose=Fals
             if len(pairs) > memory:
                 pairs.pop(0)
         x, f, g = x_new, f_new, g_new
-        state.n_iter += 1
-        state.loss_curve.append(f)
-        if verbose:
-            print(f"Iteration {state.n_iter}, loss = {f:.8f}")
-    if not converged:
-        warnings.warn(
-            f"L-BFGS: maximum iterations ({max_iter}) reached and the optimization "
-            "hasn't converged yet. Increase max_iter or tol.",
-            ConvergenceWarning,
-        )
-    for p, xi in zip(params, x):
-        p[...] = xi
-    state.best_loss = min(state.best_loss, f)
-    return state
+        _record(state, f, verbose)
+    return _finish(params, x, f, state, converged, max_iter, "L-BFGS")
