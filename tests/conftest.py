@@ -1,4 +1,8 @@
-"""Test-session setup shared by tests/ and the doctests in skscratch/."""
+"""Test-session setup.
+
+pytest loads this file at start-up (``tests`` is a testpath), before any test
+module or doctest in ``skscratch`` imports SciPy.
+"""
 
 import os
 
