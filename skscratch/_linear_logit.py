@@ -44,8 +44,8 @@ _CHUNK = 4096  # rows per block when accumulating the metric
 class Metric:
     """Centring and whitening of a fitted :class:`WhitenedLogit`, without its data."""
 
-    def __init__(self, mu, R, R_inv, curv, b_scale):
-        self.mu, self.R, self.R_inv, self.curv, self.b_scale = mu, R, R_inv, curv, b_scale
+    def __init__(self, mu, R, R_inv, b_scale):
+        self.mu, self.R, self.R_inv, self.b_scale = mu, R, R_inv, b_scale
 
 
 class WhitenedLogit:
@@ -74,7 +74,7 @@ class WhitenedLogit:
         if metric_from is not None:
             # partial_fit: later batches keep the first batch's coordinates.
             self.mu, self.R, self.R_inv = metric_from.mu, metric_from.R, metric_from.R_inv
-            self.curv, self.b_scale = metric_from.curv, metric_from.b_scale
+            self.b_scale = metric_from.b_scale
         else:
             self._build_metric()
 
@@ -106,8 +106,7 @@ class WhitenedLogit:
         R = cholesky(M)
         self.R = R
         self.R_inv = solve_triangular(R, np.eye(p))  # W = R^{-1} V
-        self.curv = float(self.sw @ d) / self.S
-        self.b_scale = 1.0 / np.sqrt(self.curv)  # b = v_b / sqrt(c)
+        self.b_scale = 1.0 / np.sqrt(float(self.sw @ d) / self.S)  # b = v_b / sqrt(c)
 
     def rescale(self, params):
         """Re-whiten with the curvature at ``params``; return them in the new coordinates.
@@ -150,7 +149,7 @@ class WhitenedLogit:
 
     def metric(self):
         """The coordinates alone (no data): what partial_fit keeps between calls."""
-        return Metric(self.mu, self.R, self.R_inv, self.curv, self.b_scale)
+        return Metric(self.mu, self.R, self.R_inv, self.b_scale)
 
     # -- parameters --------------------------------------------------------
 
@@ -163,20 +162,26 @@ class WhitenedLogit:
         b_centred = b + self.mu @ W  # x W + b = (x - mu) W + (b + mu W)
         return [self.R @ W, b_centred / self.b_scale]
 
-    def coef(self, params):
-        """``(coef (k, p), intercept (k,))`` in the original feature space."""
+    def _original(self, params):
+        """``(W (p, k), b (k,))`` in the original feature space, so that ``Z = X W + b``.
+
+        ``W = R^{-1} V``; the intercept of the centred model is
+        ``v_b / sqrt(c)``, and ``(x - mu) W + b_c = x W + (b_c - mu W)``.
+        """
         V, vb = params
         W = self.R_inv @ V
-        b = vb * self.b_scale - self.mu @ W
+        return W, vb * self.b_scale - self.mu @ W
+
+    def coef(self, params):
+        """``(coef (k, p), intercept (k,))`` in the original feature space."""
+        W, b = self._original(params)
         return W.T, b
 
     # -- the engine's interface --------------------------------------------
 
     def logits(self, X, params):
-        V, vb = params
-        W = self.R_inv @ V
-        offset = vb * self.b_scale - self.mu @ W
-        return np.asarray(X @ W) + offset
+        W, b = self._original(params)
+        return np.asarray(X @ W) + b
 
     def loss_grad(self, params, idx):
         """Objective (or its mini-batch estimate) and gradient in ``[V, v_b]``.
@@ -184,14 +189,13 @@ class WhitenedLogit:
         Chain rule through ``W = R^{-1} V``: ``df/dV = R^{-T} df/dW``; through
         ``b = v_b / sqrt(c)``: ``df/dv_b = df/db / sqrt(c)``.
         """
-        V, vb = params
         if idx is None:
             X, Y, sw, S = self.X, self.Y, self.sw, self.S
         else:
             X, Y, sw = self.X[idx], self.Y[idx], self.sw[idx]
             S = float(sw.sum())
-        W = self.R_inv @ V
-        Z = np.asarray(X @ W) + (vb * self.b_scale - self.mu @ W)  # (x - mu) W + b
+        W, b = self._original(params)
+        Z = np.asarray(X @ W) + b
         loss, dZ = self._loss(Y, Z, sw)
         if S > 0.0:
             loss /= S
@@ -203,7 +207,6 @@ class WhitenedLogit:
             gW += self.lam * W
         gb = col * self.b_scale if self.fit_intercept else np.zeros_like(col)
         return float(loss), [self.R_inv.T @ gW, gb]
-
 
 
 def predict_proba_from_logits(Z, multinomial):

@@ -236,7 +236,7 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         -------
         self : object
         """
-        X, y, sample_weight = self._validate_xy(X, y, sample_weight, reset=True)
+        X, y, sample_weight, dtype = self._validate_xy(X, y, sample_weight, reset=True)
         classes = np.unique(y)
         if classes.shape[0] < 2:
             raise ValueError(
@@ -259,7 +259,7 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         problem = self._problem(X, y, sample_weight)
         if X_val is not None:
             problem.validation_score = lambda params: float(
-                np.mean(self._predict_from(problem, X_val, params) == y_val)
+                np.mean(self._labels(problem.logits(X_val, params)) == y_val)
             )
         params = problem.initial_params(*((self.coef_, self.intercept_) if warm else (None, None)))
         state = TrainingState()
@@ -278,7 +278,7 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
                 state=state, verbose=self.verbose,
             )
             self._optimizer_ = optimizer
-        self._store(problem, params, state, self._dtype)
+        self._store(problem, params, state, dtype)
         return self
 
     @available_if(_stochastic)
@@ -301,7 +301,7 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
             classes = np.unique(np.asarray(classes))
             if classes.shape[0] < 2:
                 raise ValueError("partial_fit needs at least 2 classes in `classes`.")
-        X, y, sample_weight = self._validate_xy(X, y, sample_weight, reset=first)
+        X, y, sample_weight, dtype = self._validate_xy(X, y, sample_weight, reset=first)
         if first:
             self.classes_ = classes
         unknown = np.setdiff1d(np.unique(y), self.classes_)
@@ -325,7 +325,7 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
             tol=self._tol(), n_iter_no_change=self.n_iter_no_change, early_stopping=False,
             state=self._state, verbose=self.verbose, incremental=True,
         )
-        self._store(problem, params, self._state, self._dtype)
+        self._store(problem, params, self._state, dtype)
         return self
 
     # -- prediction --------------------------------------------------------
@@ -349,9 +349,7 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         -------
         y_pred : ndarray of shape (n_samples,)
         """
-        scores = self.decision_function(X)
-        idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
-        return self.classes_[idx]
+        return self._labels(self.decision_function(X))
 
     def predict_proba(self, X):
         """Class probabilities, in the order of ``classes_``.
@@ -385,9 +383,9 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
                                                  ensure_non_negative=True)
         else:
             sample_weight = np.ones(X.shape[0])
-        self._dtype = X.dtype  # float32 input gives float32 coefficients
+        dtype = X.dtype  # float32 input gives float32 coefficients
         X = X.astype(np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
-        return X, y, sample_weight
+        return X, y, sample_weight, dtype
 
     def _class_weighted(self, y, sample_weight):
         if self.class_weight is None:
@@ -408,9 +406,11 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         return WhitenedLogit(X, Y, sample_weight, self.C, self.fit_intercept, multinomial,
                              metric_from=metric_from)
 
-    def _predict_from(self, problem, X, params):
-        Z = problem.logits(X, params)
-        idx = (Z[:, 0] > 0).astype(int) if Z.shape[1] == 1 else Z.argmax(axis=1)
+    def _labels(self, scores):
+        """Class labels from logits: the sign of one column, else the largest."""
+        if scores.ndim == 2 and scores.shape[1] == 1:
+            scores = scores[:, 0]
+        idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[idx]
 
     def _rate(self):
@@ -435,9 +435,8 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         coef, intercept = problem.coef(params)
         if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
             raise ValueError("The fit produced non-finite coefficients; lower learning_rate_init.")
-        out = dtype if dtype in (np.float32, np.float64) else np.float64
-        self.coef_ = coef.astype(out)
-        self.intercept_ = intercept.astype(out)
+        self.coef_ = coef.astype(dtype)  # validate_data gave float32 or float64
+        self.intercept_ = intercept.astype(dtype)
         self.n_iter_ = state.n_iter
         self.loss_curve_ = list(state.loss_curve)
         self.validation_scores_ = list(state.validation_scores) if self.early_stopping else None
