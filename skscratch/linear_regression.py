@@ -204,16 +204,13 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
         theta, rank, solver_used = lstsq(Xc, Yc, rcond=self.tol, solver=self.solver)
 
-        # y_mean - x_mean^T theta, per target.
+        # y_mean - x_mean^T theta, per target (exactly 0 without an intercept,
+        # where both means are zeros).
         intercept = y_mean - x_mean @ theta
         if y.ndim == 1:
             coef, intercept = theta[:, 0], float(intercept[0])
-            if not self.fit_intercept:
-                intercept = 0.0
         else:
             coef = np.ascontiguousarray(theta.T)
-            if not self.fit_intercept:
-                intercept = np.zeros(Y.shape[1])
             intercept = intercept.astype(out_dtype)
 
         self.coef_ = coef.astype(out_dtype, copy=False)
