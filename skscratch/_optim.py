@@ -358,7 +358,8 @@ def spectral_descent(problem, params, *, max_iter, tol, rate=1.0, memory=10, sta
         accepted = False
         # Halve until the nonmonotone Armijo condition holds, or until the
         # step no longer changes theta (the rounding floor: stop there).
-        while a * math.sqrt(gg) > _EPS * (1.0 + math.sqrt(_dot(x, x))):
+        floor = _EPS * (1.0 + math.sqrt(_dot(x, x))) / math.sqrt(gg)
+        while a > floor:
             x_new = [xi - a * gi for xi, gi in zip(x, g)]
             f_new, g_new = problem.loss_grad(x_new, None)
             if np.isfinite(f_new) and f_new <= reference - 1e-4 * a * gg:
