@@ -65,11 +65,14 @@ class WhitenedLogit:
     """
 
     def __init__(self, X, Y, sample_weight, C, fit_intercept, multinomial, metric_from=None):
-        self.X, self.Y, self.sw = X, Y, sample_weight
+        # Y Fortran-ordered: the loss works with classes along axis 0 (see _losses).
+        self.X, self.Y, self.sw = X, np.asfortranarray(Y), sample_weight
         self.fit_intercept = fit_intercept
         self.multinomial = multinomial
         self._loss = multinomial_loss_grad if multinomial else binary_loss_grad
         self.S = float(sample_weight.sum())
+        # s_i / S: the loss and its gradient come out already divided by S.
+        self.w = sample_weight / self.S if self.S > 0.0 else sample_weight
         self.lam = 0.0 if np.isinf(C) else 1.0 / (C * self.S)
         if metric_from is not None:
             # partial_fit: later batches keep the first batch's coordinates.
@@ -181,7 +184,7 @@ class WhitenedLogit:
 
     def logits(self, X, params):
         W, b = self._original(params)
-        return np.asarray(X @ W) + b
+        return _affine(X, W, b)
 
     def loss_grad(self, params, idx):
         """Objective (or its mini-batch estimate) and gradient in ``[V, v_b]``.
@@ -190,23 +193,32 @@ class WhitenedLogit:
         ``b = v_b / sqrt(c)``: ``df/dv_b = df/db / sqrt(c)``.
         """
         if idx is None:
-            X, Y, sw, S = self.X, self.Y, self.sw, self.S
+            X, Y, w = self.X, self.Y, self.w
         else:
-            X, Y, sw = self.X[idx], self.Y[idx], self.sw[idx]
-            S = float(sw.sum())
+            X, Y, w = self.X[idx], self.Y[idx], self.sw[idx]
+            S = float(w.sum())
+            if S > 0.0:
+                w = w / S
         W, b = self._original(params)
-        Z = np.asarray(X @ W) + b
-        loss, dZ = self._loss(Y, Z, sw)
-        if S > 0.0:
-            loss /= S
-            dZ /= S
+        loss, dZ = self._loss(Y, _affine(X, W, b), w)  # mean loss, d(mean loss)/dZ
         col = dZ.sum(axis=0)
-        gW = np.asarray(X.T @ dZ) - np.outer(self.mu, col)  # Xc^T dZ
+        gW = np.asarray(X.T @ dZ)
+        gW -= np.outer(self.mu, col)  # Xc^T dZ
         if self.lam:
             loss += 0.5 * self.lam * float(np.sum(W * W))
             gW += self.lam * W
         gb = col * self.b_scale if self.fit_intercept else np.zeros_like(col)
         return float(loss), [self.R_inv.T @ gW, gb]
+
+
+def _affine(X, W, b):
+    """``Z = X W + b``; for dense X computed as ``(W^T X^T)^T``, a Fortran-ordered
+    result, so that the loss reads each class's logits contiguously."""
+    if sp.issparse(X):
+        return np.asarray(X @ W) + b
+    Zt = W.T @ X.T
+    Zt += b[:, None]
+    return Zt.T
 
 
 def predict_proba_from_logits(Z, multinomial):
