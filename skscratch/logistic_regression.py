@@ -247,6 +247,15 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         rng = check_random_state(self.random_state)
         sample_weight = self._class_weighted(y, sample_weight)
+        weighted = np.unique(y[sample_weight > 0])
+        if weighted.shape[0] < 2:
+            # One class left: the log-likelihood has no maximizer (the
+            # intercept runs off to infinity), so there is nothing to fit.
+            left = f"only the class {weighted.tolist()[0]!r}" if weighted.shape[0] else "no class"
+            raise ValueError(
+                "LogisticRegressionGD needs samples of at least 2 classes with positive "
+                f"weight, but sample_weight and class_weight leave {left}."
+            )
 
         X_val = y_val = None
         if self.early_stopping:

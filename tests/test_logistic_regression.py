@@ -237,6 +237,27 @@ def test_bad_input(X, y, match):
         LogisticRegressionGD().fit(X, y)
 
 
+@pytest.mark.parametrize(
+    "sample_weight, class_weight, left",
+    [
+        (np.arange(10) % 2, None, "only the class 1"),
+        (np.zeros(10), None, "at least one non-zero"),
+        (None, {0: 0.0}, "only the class 1"),
+        (np.arange(10) % 2, {1: 0.0}, "no class"),
+    ],
+)
+def test_weights_leaving_one_class_are_refused(sample_weight, class_weight, left):
+    # With one class of positive weight the intercept's optimum is at
+    # infinity: a clear error, not max_iter iterations and a warning.
+    X = np.random.default_rng(0).uniform(size=(10, 3))
+    y = np.arange(10) % 2
+    clf = LogisticRegressionGD().fit(X, y)
+    coef = clf.coef_.copy()
+    with pytest.raises(ValueError, match=left):
+        clf.set_params(class_weight=class_weight).fit(X, y, sample_weight=sample_weight)
+    np.testing.assert_array_equal(clf.coef_, coef)
+
+
 def test_predict_before_fit():
     with pytest.raises(NotFittedError):
         LogisticRegressionGD().predict(np.ones((2, 2)))
