@@ -70,6 +70,25 @@ def make_theirs():
     return Quiet(LogisticRegression())
 
 
+# scikit-learn's L-BFGS tightened until it meets the accuracy bar that the
+# tests hold skscratch's defaults to (probabilities within 1e-4 and the
+# objective within 1e-6 of the optimum). Measured: tol=1e-8 meets it on 7 of
+# the 8 shipped sets; on raw load_digits it stops after ~4300 iterations at
+# 6e-4, still short of the bar.
+MATCHED_TOL, MATCHED_MAX_ITER = 1e-8, 10_000
+
+
+def make_theirs_matched():
+    return Quiet(LogisticRegression(tol=MATCHED_TOL, max_iter=MATCHED_MAX_ITER))
+
+
+def reference(X, y):
+    """The optimum both fits aim at: Newton's method to tol 1e-12 (about machine precision)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return LogisticRegression(C=C, solver="newton-cholesky", tol=1e-12, max_iter=1000).fit(X, y)
+
+
 def objective(estimator, X, y):
     """``C * sum_i logloss_i + 1/2 ||coef_||^2`` from the logits, computed stably.
 
@@ -107,10 +126,20 @@ class LogisticCase:
         X_train, X_test, y_train, _ = self.data
         self.data = None
         a, b = ours.estimator, theirs.estimator
-        f_ours, f_theirs = objective(a, X_train, y_train), objective(b, X_train, y_train)
+        best = reference(X_train, y_train)
+        f_best, P_best = objective(best, X_train, y_train), best.predict_proba(X_test)
+
+        def gap(estimator):
+            return (objective(estimator, X_train, y_train) - f_best) / f_best
+
+        def dP(estimator):
+            return float(np.max(np.abs(estimator.predict_proba(X_test) - P_best)))
+
         return {
-            "max |Δ proba|": float(np.max(np.abs(a.predict_proba(X_test) - b.predict_proba(X_test)))),
-            "objective rel diff": (f_ours - f_theirs) / f_theirs,
+            "skscratch objective gap": gap(a),
+            "sklearn objective gap": gap(b),
+            "skscratch max |Δ proba|": dP(a),
+            "sklearn max |Δ proba|": dP(b),
             "skscratch n_iter": int(a.n_iter_),
             "sklearn n_iter": int(np.max(b.n_iter_)),
             "skscratch converged": "no" if ours.convergence_warnings else "yes",
@@ -136,7 +165,7 @@ def synthetic(n_samples):
     return train_test_split(X, y, test_size=0.2, stratify=y, random_state=RANDOM_STATE)
 
 
-def _case(name, description, split):
+def _case(name, description, split, make_theirs=make_theirs):
     holder = LogisticCase(split)
     return Case(
         name=name,
@@ -148,12 +177,7 @@ def _case(name, description, split):
     )
 
 
-def cases(quick):
-    """The shipped data sets raw and standardized, then the large synthetic problem.
-
-    ``quick`` shrinks only the synthetic problem (its fits take seconds);
-    its row in the table says which size ran.
-    """
+def _shipped_cases(make_theirs):
     found = []
     for name, loader in SHIPPED.items():
         for scaled in (False, True):
@@ -163,7 +187,18 @@ def cases(quick):
                             f"`random_state={RANDOM_STATE}`)"
                             + ("; `StandardScaler` fitted on the training rows" if scaled else ""),
                 split=lambda loader=loader, scaled=scaled: shipped(loader, scaled),
+                make_theirs=make_theirs,
             ))
+    return found
+
+
+def cases(quick):
+    """The shipped data sets raw and standardized, then the large synthetic problem.
+
+    ``quick`` shrinks only the synthetic problem (its fits take seconds);
+    its row in the table says which size ran.
+    """
+    found = _shipped_cases(make_theirs)
     n_samples = QUICK_SYNTHETIC_SAMPLES if quick else SYNTHETIC_SAMPLES
     found.append(_case(
         name=f"classification {n_samples}x100, 5 classes",
@@ -176,6 +211,25 @@ def cases(quick):
     return found
 
 
+_ACCURACY_NOTE = (
+    "Both minimize the same objective, `C Σ logloss + ½‖coef_‖²` with `C = 1`: binary "
+    "log-loss for two classes, multinomial for more. Each fit is compared with the "
+    "optimum, taken from scikit-learn's Newton solver at `tol=1e-12`: *objective gap* is "
+    "`(f − f_opt) / f_opt` on the training rows and *max |Δ proba|* the largest difference "
+    "from the optimum's predicted probabilities on the held-out rows. skscratch's tests "
+    "hold its defaults to a gap below 1e-6 and |Δ proba| below 1e-4 on every shipped set. "
+    "*converged* is `no` when the fit raised a `ConvergenceWarning` (warnings are silenced "
+    "during the timed fits and counted). *n_iter* counts accepted full-batch steps for "
+    "skscratch and L-BFGS iterations for scikit-learn; both take one gradient per "
+    "iteration plus whatever their line searches add. "
+)
+_MACHINE_NOTE = (
+    "scikit-learn's fits run OpenMP threads beside OpenBLAS's: on two cores with one of "
+    "them taken by another process, its default fits were measured 20 to 40 times slower "
+    "than with either thread pool limited to one thread, so these ratios mean something "
+    "only on an idle machine (see the load average below)."
+)
+
 SUITE = Suite(
     name="logistic",
     title="Logistic regression",
@@ -184,19 +238,27 @@ SUITE = Suite(
     score_name="test accuracy",
     cases=cases,
     notes=(
-        "Both estimators run at their default settings and minimize the same objective, "
-        "`C Σ logloss + ½‖coef_‖²` with `C = 1`: binary log-loss for two classes, "
-        "multinomial for more. *max |Δ proba|* is the largest difference between the two "
-        "models' predicted probabilities on the held-out rows. *objective rel diff* is "
-        "`(f_skscratch − f_sklearn) / f_sklearn` on the training rows; it is negative when "
-        "skscratch reached the lower objective, which happens where L-BFGS stops at its "
-        "default `max_iter=100` (*sklearn converged* is `no` when its fit raised a "
-        "`ConvergenceWarning`; warnings are silenced during the timed fits and counted). "
-        "*n_iter* counts accepted full-batch steps for skscratch and L-BFGS iterations for "
-        "scikit-learn; both take one gradient per iteration plus whatever their line "
-        "searches add. scikit-learn's fits run OpenMP threads beside OpenBLAS's: on two "
-        "cores with one of them taken by another process, its default fits were measured "
-        "20 to 40 times slower than with either thread pool limited to one thread, so these "
-        "ratios mean something only on an idle machine (see the load average below)."
+        "Both estimators at their default settings. " + _ACCURACY_NOTE
+        + "The defaults do not aim at the same accuracy: scikit-learn's L-BFGS stops at "
+        "`tol=1e-4` or `max_iter=100`, which on these sets leaves it well outside the bar "
+        "skscratch is held to (compare the two *max |Δ proba|* columns); the next table "
+        "times the two at matched accuracy. " + _MACHINE_NOTE
+    ),
+)
+
+MATCHED_SUITE = Suite(
+    name="logistic-matched",
+    title="Logistic regression at matched accuracy",
+    ours_label="skscratch.LogisticRegressionGD()",
+    theirs_label=(
+        f"sklearn.linear_model.LogisticRegression(tol={MATCHED_TOL:g}, "
+        f"max_iter={MATCHED_MAX_ITER})"
+    ),
+    score_name="test accuracy",
+    cases=lambda quick: _shipped_cases(make_theirs_matched),
+    notes=(
+        "skscratch at its defaults; scikit-learn's L-BFGS with the tolerance at which it "
+        "meets the accuracy bar skscratch's tests hold its defaults to (on raw "
+        "`load_digits` it still falls short of it). " + _ACCURACY_NOTE + _MACHINE_NOTE
     ),
 )

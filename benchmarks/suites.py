@@ -1,7 +1,8 @@
 """The registry of benchmark suites: the one place a new estimator is added.
 
 Each entry maps the name accepted by ``--only`` to the module holding that
-estimator's cases; the module defines ``SUITE``, a :class:`~benchmarks.harness.Suite`.
+estimator's cases; the module defines ``SUITE``, a :class:`~benchmarks.harness.Suite`
+(or the named suite after a colon, for a module that defines more than one).
 Modules are imported only when selected, so ``--only ols`` runs even while
 another estimator is still being written.
 """
@@ -11,9 +12,14 @@ import importlib
 SUITES = {
     "ols": "benchmarks.cases_linear",
     "logistic": "benchmarks.cases_logistic",
+    "logistic-matched": "benchmarks.cases_logistic:MATCHED_SUITE",
 }
 
 
 def load_suite(name):
-    """Import the module registered under ``name`` and return its ``SUITE``."""
-    return importlib.import_module(SUITES[name]).SUITE
+    """Import the module registered under ``name`` and return its suite.
+
+    An entry is ``"module"`` (whose ``SUITE`` is taken) or ``"module:NAME"``.
+    """
+    module, _, attribute = SUITES[name].partition(":")
+    return getattr(importlib.import_module(module), attribute or "SUITE")
