@@ -10,11 +10,13 @@ array primitives (arithmetic, ufuncs, reductions, indexing and the matrix produc
   accelerated full-batch descent, early stopping).
 - :mod:`skscratch._linear_logit`: logistic regression's objective in whitened
   coordinates.
+- :mod:`skscratch._network`: a dense network's forward pass and backpropagation.
 """
 
 from .linear_regression import LinearRegressionOLS
 from .logistic_regression import LogisticRegressionGD
+from .mlp import MLPClassifierScratch
 
 __version__ = "0.1.0"
 
-__all__ = ["LinearRegressionOLS", "LogisticRegressionGD", "__version__"]
+__all__ = ["LinearRegressionOLS", "LogisticRegressionGD", "MLPClassifierScratch", "__version__"]

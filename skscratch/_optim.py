@@ -159,6 +159,7 @@ class TrainingState:
     no_improvement_count: int = 0
     t: int = 0  # samples seen
     n_iter: int = 0  # epochs run
+    n_fun: int = 0  # objective evaluations (L-BFGS)
 
 
 class DivergenceError(ValueError):
@@ -174,10 +175,17 @@ def _check_finite(loss, what):
         )
 
 
-def batches(n_samples, batch_size, rng, shuffle):
-    """Row indices of each mini-batch of one epoch (the last may be smaller)."""
-    order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
-    return [order[i:i + batch_size] for i in range(0, n_samples, batch_size)]
+def batches(order, batch_size, rng, shuffle):
+    """Row indices of each mini-batch of one epoch (the last may be smaller).
+
+    ``order`` (the previous epoch's row order, initially ``arange(n)``) is
+    shuffled in place. Shuffling the running order rather than drawing a
+    fresh permutation is what scikit-learn's ``MLPClassifier`` does; with the
+    same ``RandomState`` the two visit the rows in the same batches.
+    """
+    if shuffle:
+        rng.shuffle(order)
+    return [order[i:i + batch_size] for i in range(0, order.shape[0], batch_size)]
 
 
 def run_epochs(problem, optimizer, params, n_samples, *, batch_size, max_iter, shuffle,
@@ -210,9 +218,10 @@ def run_epochs(problem, optimizer, params, n_samples, *, batch_size, max_iter, s
     state = TrainingState() if state is None else state
     epochs = 1 if incremental else max_iter
     stopped = False
+    order = np.arange(n_samples)
     for _ in range(epochs):
         total = 0.0
-        for idx in batches(n_samples, batch_size, rng, shuffle):
+        for idx in batches(order, batch_size, rng, shuffle):
             loss, grads = problem.loss_grad(params, idx)
             _check_finite(loss, f"epoch {state.n_iter + 1}")
             total += loss * idx.shape[0]
@@ -286,12 +295,13 @@ def _record(state, f, verbose):
         print(f"Iteration {state.n_iter}, loss = {f:.8f}")
 
 
-def _finish(params, x, f, state, converged, max_iter, method):
+def _finish(params, x, f, state, converged, limit, method, budget="iterations"):
     """Write the final iterate into ``params``; warn if the budget ran out first."""
     if not converged:
+        name = "max_fun" if budget == "function evaluations" else "max_iter"
         warnings.warn(
-            f"{method}: maximum iterations ({max_iter}) reached and the optimization "
-            "hasn't converged yet. Increase max_iter or tol.",
+            f"{method}: maximum {budget} ({limit}) reached and the optimization "
+            f"hasn't converged yet. Increase {name} or tol.",
             ConvergenceWarning,
         )
     for p, xi in zip(params, x):
@@ -439,7 +449,8 @@ def _wolfe_step(phi, f0, d0, step, c1=1e-4, c2=0.9, max_evals=40):
     return None
 
 
-def lbfgs(problem, params, *, max_iter, tol, memory=10, state=None, verbose=False):
+def lbfgs(problem, params, *, max_iter, gtol, ftol=2.220446049250313e-09, max_fun=None,
+          memory=10, state=None, verbose=False):
     """Limited-memory BFGS (Nocedal 1980) with a strong Wolfe line search.
 
     The direction is ``-H g`` where ``H`` approximates the inverse Hessian
@@ -449,18 +460,39 @@ def lbfgs(problem, params, *, max_iter, tol, memory=10, state=None, verbose=Fals
     the curvature along the last move (the first step uses ``H_0 = I``,
     the Lipschitz step of a problem whose gradient is 1-Lipschitz). The Wolfe
     curvature condition guarantees ``s^T y > 0``, which keeps ``H`` positive
-    definite. Stops when ``||g||^2 <= tol * |f|``.
+    definite.
+
+    Stops, as scipy's L-BFGS-B does on an unconstrained problem, when the
+    largest gradient component is at most ``gtol``, or when a step lowers
+    the objective by at most ``ftol * max(|f_k|, |f_{k+1}|, 1)`` (scipy's
+    default ``ftol`` is the one here), or when no step along the direction
+    makes progress (the rounding floor). Running out of ``max_iter``
+    iterations or ``max_fun`` evaluations warns with a ``ConvergenceWarning``.
+
+    ``problem.loss_grad`` may reuse its gradient arrays between calls; the
+    gradients kept here are copied.
     """
     state = TrainingState() if state is None else state
+    evals = 0
+
+    def evaluate(point):
+        nonlocal evals
+        evals += 1
+        fa, ga = problem.loss_grad(point, None)
+        return fa, [gi.copy() for gi in ga]
+
     x = [p.copy() for p in params]
-    f, g = problem.loss_grad(x, None)
+    f, g = evaluate(x)
     _check_finite(f, "the first iteration")
     pairs = []
     converged = False
+    budget = "iterations"
     for _ in range(max_iter):
-        gg = _dot(g, g)
-        if gg <= tol * abs(f):
+        if max(float(np.max(np.abs(gi))) if gi.size else 0.0 for gi in g) <= gtol:
             converged = True
+            break
+        if max_fun is not None and evals >= max_fun:
+            budget = "function evaluations"
             break
         # Two-loop recursion: r = H g.
         q = [gi.copy() for gi in g]
@@ -483,10 +515,10 @@ def lbfgs(problem, params, *, max_iter, tol, memory=10, state=None, verbose=Fals
         d0 = _dot(g, d)
         if not d0 < 0.0:  # numerical loss of descent: restart from steepest descent
             pairs.clear()
-            d, d0 = [-gi for gi in g], -gg
+            d, d0 = [-gi for gi in g], -_dot(g, g)
 
         def phi(a, _x=x, _d=d):
-            fa, ga = problem.loss_grad([xi + a * di for xi, di in zip(_x, _d)], None)
+            fa, ga = evaluate([xi + a * di for xi, di in zip(_x, _d)])
             return fa, ga, _dot(ga, _d)
 
         found = _wolfe_step(phi, f, d0, 1.0)
@@ -502,6 +534,12 @@ def lbfgs(problem, params, *, max_iter, tol, memory=10, state=None, verbose=Fals
             pairs.append((s, y, 1.0 / sy))
             if len(pairs) > memory:
                 pairs.pop(0)
+        decrease = f - f_new
         x, f, g = x_new, f_new, g_new
         _record(state, f, verbose)
-    return _finish(params, x, f, state, converged, max_iter, "L-BFGS")
+        if decrease <= ftol * max(abs(f + decrease), abs(f), 1.0):
+            converged = True
+            break
+    state.n_fun += evals
+    limit = max_fun if budget == "function evaluations" else max_iter
+    return _finish(params, x, f, state, converged, limit, "L-BFGS", budget)

@@ -1,0 +1,494 @@
+"""Multi-layer perceptron classifier trained by backpropagation (the series' Part 3)."""
+
+import copy
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, compute_sample_weight
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import (
+    _check_sample_weight, check_is_fitted, column_or_1d, validate_data,
+)
+
+from ._base import restore_on_failure
+from ._network import NetworkProblem, forward, glorot_init, output_proba
+from ._optim import SGD, Adam, TrainingState, lbfgs, run_epochs
+
+_STOCHASTIC = ("sgd", "adam")
+
+
+def _stochastic(est):
+    if est.solver not in _STOCHASTIC:
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers; "
+                             f"solver={est.solver!r}.")
+    return True
+
+
+class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
+    """Multi-layer perceptron classifier, trained by backpropagation written from scratch.
+
+    A drop-in for :class:`sklearn.neural_network.MLPClassifier`: the same
+    parameters with the same defaults and meanings, the same fitted
+    attributes, the same objective (mean cross-entropy plus
+    ``alpha / (2 n) * sum ||W||^2``), and the same three solvers, here written
+    on numpy: mini-batch SGD with momentum or Nesterov momentum, Adam, and
+    L-BFGS with a strong Wolfe line search. Beyond it: ``class_weight``, and
+    float32 input trains float32 weights with float32 arithmetic.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element is the number of units in the ith hidden layer.
+    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+        Activation of the hidden layers.
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        'lbfgs' is full-batch L-BFGS; 'sgd' and 'adam' train on mini-batches.
+    alpha : float, default=0.0001
+        Strength of the L2 penalty, ``alpha / (2 n) * sum ||W||^2`` with ``n``
+        the (weighted) size of the batch.
+    batch_size : int or 'auto', default='auto'
+        Mini-batch size of 'sgd' and 'adam'; 'auto' is ``min(200, n_samples)``.
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Step-size schedule of 'sgd' (as in scikit-learn).
+    learning_rate_init : float, default=0.001
+        Initial step size of 'sgd' and 'adam'.
+    power_t : float, default=0.5
+        Exponent of 'invscaling'.
+    max_iter : int, default=200
+        Epochs for 'sgd' and 'adam', iterations for 'lbfgs'.
+    shuffle : bool, default=True
+        Shuffle the rows at each epoch ('sgd', 'adam').
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the shuffling and the early-stopping split.
+    tol : float, default=1e-4
+        Training stops when the loss (or, with early stopping, the validation
+        score) has not improved by ``tol`` for ``n_iter_no_change`` epochs;
+        for 'lbfgs', the largest gradient component it stops at.
+    verbose : bool, default=False
+        Print each epoch's loss (and validation score).
+    warm_start : bool, default=False
+        Start from the previous fit's weights.
+    momentum : float, default=0.9
+        Momentum of 'sgd'.
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum with 'sgd'.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (stratified), stop when
+        their accuracy stops improving, and keep the best weights ('sgd',
+        'adam').
+    validation_fraction : float, default=0.1
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's moment decay rates and its denominator's guard.
+    n_iter_no_change : int, default=10
+        Patience, in epochs.
+    max_fun : int, default=15000
+        Budget of objective evaluations of 'lbfgs'.
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes, multiplied into ``sample_weight``
+        (scikit-learn's ``MLPClassifier`` has no such parameter).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coefs_ : list of ndarray
+        ``coefs_[i]`` has shape ``(units of layer i, units of layer i + 1)``.
+    intercepts_ : list of ndarray
+    loss_ : float
+        The last epoch's mean loss ('sgd', 'adam'), or the final objective ('lbfgs').
+    best_loss_ : float or None
+        The lowest epoch loss; None with early stopping.
+    loss_curve_ : list of float
+        Each epoch's (or L-BFGS iteration's) loss.
+    validation_scores_ : list of float or None
+        Each epoch's validation accuracy, with early stopping.
+    best_validation_score_ : float or None
+    t_ : int
+        Number of training samples seen.
+    n_iter_ : int
+    n_layers_ : int
+    n_outputs_ : int
+    out_activation_ : str
+        'softmax' for several classes, 'logistic' for two or for labels.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Only when X has string column names.
+
+    See Also
+    --------
+    sklearn.neural_network.MLPClassifier : The twin.
+    LogisticRegressionGD : The network with no hidden layer.
+
+    Notes
+    -----
+    The derivation (forward pass, the chain rule, the delta recurrence,
+    initialization, softmax with cross-entropy) is in the documentation's
+    neural-network page; the code is in ``skscratch/_network.py`` and the
+    optimizers in ``skscratch/_optim.py``, shared with
+    :class:`LogisticRegressionGD`.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from skscratch import MLPClassifierScratch
+    >>> X, y = make_classification(n_samples=300, random_state=0)
+    >>> clf = MLPClassifierScratch(hidden_layer_sizes=(20,), learning_rate_init=0.01,
+    ...                            random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    >>> bool(clf.score(X, y) > 0.9)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 class_weight=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.class_weight = class_weight
+
+    # -- fitting -----------------------------------------------------------
+
+    @restore_on_failure
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to ``X``, ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a label indicator matrix (multilabel).
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        warm = self.warm_start and hasattr(self, "coefs_")
+        X, y, sample_weight = self._validate_xy(X, y, sample_weight, reset=not warm)
+        if warm:
+            if not np.array_equal(np.unique(y) if y.ndim == 1 else self.classes_, self.classes_):
+                raise ValueError(
+                    f"warm_start can only be used where y has the same classes as in the "
+                    f"previous call to fit: previously {self.classes_.tolist()}, now "
+                    f"{np.unique(y).tolist()}."
+                )
+            Y = self._binarize(y, X.dtype)
+        else:
+            self._binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._binarizer.classes_
+            Y = self._binarize(y, X.dtype)
+        sample_weight = self._class_weighted(y, sample_weight, X.dtype)
+        rng = check_random_state(self.random_state)
+        layer_units = [X.shape[1], *self._hidden_sizes(), Y.shape[1]]
+        if warm and [c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]] != layer_units:
+            raise ValueError(
+                f"warm_start needs the same layer sizes as the previous fit "
+                f"({[c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]]}); "
+                f"got {layer_units}. Set warm_start=False to start afresh."
+            )
+        out_activation = "softmax" if self._binarizer.y_type_ == "multiclass" else "logistic"
+
+        if warm:
+            # Copies: a fit that fails must leave the fitted weights untouched.
+            coefs = [c.astype(X.dtype) for c in self.coefs_]
+            intercepts = [b.astype(X.dtype) for b in self.intercepts_]
+            state = copy.deepcopy(self._state)
+            state.no_improvement_count = 0
+        else:
+            coefs, intercepts = glorot_init(layer_units, self.activation, rng, X.dtype)
+            state = TrainingState()
+        params = coefs + intercepts
+
+        early = self.early_stopping and self.solver in _STOCHASTIC
+        if early:
+            # scikit-learn's split, so that a seed holds out the same rows: from the
+            # same RandomState, stratified only for a single output column.
+            arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
+            split = train_test_split(
+                *arrays, test_size=self.validation_fraction,
+                stratify=Y if Y.shape[1] == 1 else None, random_state=rng,
+            )
+            X, X_val, Y, Y_val = split[:4]
+            sample_weight, sw_val = (None, None) if sample_weight is None else split[4:]
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase "
+                                 "validation_fraction or the size of your dataset.")
+        problem = NetworkProblem(X, Y, sample_weight, layer_units, self.activation,
+                                 out_activation, self.alpha)
+        if early:
+            problem.validation_score = lambda p: self._accuracy(
+                problem.proba(X_val, p), Y_val, sw_val, out_activation)
+
+        if self.solver == "lbfgs":
+            lbfgs(problem, params, max_iter=self.max_iter, gtol=self.tol, max_fun=self.max_fun,
+                  state=state, verbose=self.verbose)
+            loss = state.loss_curve[-1] if state.loss_curve else problem.loss_grad(params, None)[0]
+            self._optimizer = None
+        else:
+            optimizer = self._make_optimizer(params)
+            run_epochs(
+                problem, optimizer, params, X.shape[0], batch_size=self._batch(X.shape[0]),
+                max_iter=self.max_iter, shuffle=self.shuffle, rng=rng, tol=self.tol,
+                n_iter_no_change=self.n_iter_no_change, early_stopping=early, state=state,
+                verbose=self.verbose,
+            )
+            loss = state.loss_curve[-1]
+            self._optimizer = optimizer
+        self._store(params, state, loss, out_activation, early)
+        return self
+
+    @available_if(_stochastic)
+    @restore_on_failure
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch of 'sgd' or 'adam' over ``X``, ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array-like of shape (n_classes,), default=None
+            All the classes that will ever be seen; required on the first
+            call (except for multilabel targets), ignored afterwards.
+
+        Returns
+        -------
+        self : object
+        """
+        first = not hasattr(self, "coefs_")
+        if first:
+            self._validate_params()
+        if self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True.")
+        X, y, sample_weight = self._validate_xy(X, y, sample_weight, reset=first)
+        if first:
+            if type_of_target(y).startswith("multilabel"):
+                binarizer = LabelBinarizer().fit(y)
+            elif classes is None:
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+            else:
+                binarizer = LabelBinarizer().fit(np.asarray(classes))
+                if binarizer.classes_.shape[0] < 2:
+                    raise ValueError("partial_fit needs at least 2 classes in `classes`.")
+        else:
+            binarizer = self._binarizer
+        if binarizer.y_type_ != "multilabel-indicator":
+            unknown = np.setdiff1d(np.unique(y), binarizer.classes_)
+            if unknown.size:
+                raise ValueError(
+                    f"y contains labels {unknown.tolist()} that are not in classes "
+                    f"{binarizer.classes_.tolist()} given to the first call of partial_fit."
+                )
+        self._binarizer = binarizer
+        self.classes_ = binarizer.classes_
+        Y = self._binarize(y, X.dtype)
+        sample_weight = self._class_weighted(y, sample_weight, X.dtype)
+        layer_units = [X.shape[1], *self._hidden_sizes(), Y.shape[1]]
+        out_activation = "softmax" if binarizer.y_type_ == "multiclass" else "logistic"
+        if first:
+            rng = check_random_state(self.random_state)
+            coefs, intercepts = glorot_init(layer_units, self.activation, rng, X.dtype)
+            params = coefs + intercepts
+            optimizer = self._make_optimizer(params)
+            state = TrainingState()
+        else:
+            rng = check_random_state(self.random_state)
+            params = [p.astype(X.dtype) for p in self.coefs_ + self.intercepts_]
+            optimizer = copy.deepcopy(self._optimizer)
+            state = copy.deepcopy(self._state)
+        problem = NetworkProblem(X, Y, sample_weight, layer_units, self.activation,
+                                 out_activation, self.alpha)
+        run_epochs(
+            problem, optimizer, params, X.shape[0], batch_size=self._batch(X.shape[0]),
+            max_iter=1, shuffle=self.shuffle, rng=rng, tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change, early_stopping=False, state=state,
+            verbose=self.verbose, incremental=True,
+        )
+        self._optimizer = optimizer
+        self._store(params, state, state.loss_curve[-1], out_activation, early=False)
+        return self
+
+    # -- prediction --------------------------------------------------------
+
+    def _output(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"],
+                          dtype=[np.float64, np.float32], reset=False)
+        Z = forward(X, self.coefs_, self.intercepts_, self.activation)
+        return output_proba(Z, self.out_activation_)
+
+    def predict(self, X):
+        """Predicted classes (or label indicator rows, for multilabel targets).
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+        """
+        P = self._output(X)
+        if self.n_outputs_ == 1:
+            P = P.ravel()
+        return self._binarizer.inverse_transform(P)
+
+    def predict_proba(self, X):
+        """Class probabilities, in the order of ``classes_``.
+
+        For two classes the columns are ``1 - p`` and ``p``; for multilabel
+        targets, each label's own probability.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        P = self._output(X)
+        if self.n_outputs_ == 1 and self._binarizer.y_type_ != "multilabel-indicator":
+            return np.hstack([1 - P, P])
+        return P
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    # -- helpers -----------------------------------------------------------
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        if any(int(size) < 1 for size in sizes):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return [int(size) for size in sizes]
+
+    def _validate_xy(self, X, y, sample_weight, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=[np.float64, np.float32], reset=reset)
+        check_classification_targets(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)  # a column is a 1-d target, with a warning
+        if sp.issparse(X):
+            X = X.tocsr()  # row batches
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                                 ensure_non_negative=True)
+        return X, y, sample_weight
+
+    def _binarize(self, y, dtype):
+        Y = self._binarizer.transform(y)
+        if sp.issparse(Y):
+            Y = Y.toarray()
+        return np.asarray(Y, dtype=dtype)
+
+    def _class_weighted(self, y, sample_weight, dtype):
+        if self.class_weight is None:
+            return sample_weight
+        if self._binarizer.y_type_ == "multilabel-indicator":
+            raise ValueError("class_weight is not supported for multilabel targets; "
+                             "pass sample_weight instead.")
+        weights = compute_sample_weight(
+            {c: float(w) for c, w in self.class_weight.items()}
+            if isinstance(self.class_weight, dict) else self.class_weight, y)
+        weights = weights.astype(dtype)
+        return weights if sample_weight is None else sample_weight * weights
+
+    def _batch(self, n_samples):
+        return min(200, n_samples) if self.batch_size == "auto" else min(self.batch_size, n_samples)
+
+    def _make_optimizer(self, params):
+        if self.solver == "sgd":
+            return SGD(params, self.learning_rate_init, self.learning_rate, self.momentum,
+                       self.nesterovs_momentum, self.power_t)
+        return Adam(params, self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+
+    @staticmethod
+    def _accuracy(P, Y, sample_weight, out_activation):
+        if out_activation == "softmax":
+            right = P.argmax(axis=1) == Y.argmax(axis=1)
+        else:
+            right = np.all((P > 0.5) == (Y > 0.5), axis=1)
+        return float(np.average(right, weights=sample_weight))
+
+    def _store(self, params, state, loss, out_activation, early):
+        if not all(np.all(np.isfinite(p)) for p in params):
+            raise ValueError("The fit produced non-finite weights; lower learning_rate_init.")
+        L = len(params) // 2
+        self.coefs_, self.intercepts_ = params[:L], params[L:]
+        self.n_layers_ = L + 1
+        self.n_outputs_ = self.coefs_[-1].shape[1]
+        self.out_activation_ = out_activation
+        self.loss_ = float(loss)
+        self.loss_curve_ = list(state.loss_curve)
+        self.best_loss_ = None if early else float(min(state.loss_curve, default=loss))
+        self.validation_scores_ = list(state.validation_scores) if early else None
+        self.best_validation_score_ = state.best_validation_score if early else None
+        self.n_iter_ = state.n_iter
+        self.t_ = state.t
+        self._state = state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.classifier_tags.multi_label = True
+        return tags
