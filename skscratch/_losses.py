@@ -387,8 +387,10 @@ def multinomial_loss_grad(Y, Z, sample_weight=None):
 
     Parameters
     ----------
-    Y : array-like of shape (n_samples, n_classes)
-        One-hot targets (any rows of probabilities summing to 1 are accepted).
+    Y : array-like of shape (n_samples, n_classes) or (n_samples,)
+        One-hot targets (any rows of probabilities summing to 1 are accepted),
+        or the integer class index of each row (the same loss for one-hot
+        targets, without passes over a one-hot matrix).
     Z : array-like of shape (n_samples, n_classes)
         Logits.
     sample_weight : array-like of shape (n_samples,), default=None
@@ -428,6 +430,8 @@ def multinomial_loss_grad(Y, Z, sample_weight=None):
     array([[-0.66666667,  0.33333333,  0.33333333],
            [ 1.        ,  0.        , -1.        ]])
     """
+    if np.ndim(Y) == 1:
+        return _multinomial_from_labels(Y, Z, sample_weight)
     Y, Z, s = _targets_and_weights(Y, Z, sample_weight, ndims=(2,))
     # Classes along axis 0 (see _shifted_exp): E = e^{z - m}, S = sum_{j != t} e_j
     Et, S_rest, m = _shifted_exp(Z)
@@ -451,3 +455,37 @@ def multinomial_loss_grad(Y, Z, sample_weight=None):
     if s is not None:
         dZt *= s[:, 0]  # dZ = s (softmax(z) - y)
     return loss, dZt.T
+
+
+def _multinomial_from_labels(y, Z, sample_weight):
+    """:func:`multinomial_loss_grad` for integer class indices ``y`` (one-hot targets).
+
+    The same quantities, with the targets read at one entry per row instead
+    of passes over a one-hot matrix: ``loss_i = [m_i - z_{i y_i}] + log1p(S_i)``,
+    ``dZ = e / (1 + S)`` everywhere but at the label, where
+    ``p_y - 1 = [(e_y - 1) - S] / (1 + S)``: exactly ``-S / (1 + S)`` when the
+    label is the maximum (``e_y - 1 = 0``), and free of cancellation
+    otherwise (``e_y <= 1 <= 1 + S``).
+    """
+    Z = _as_float(Z)
+    if Z.ndim != 2:
+        raise ValueError(f"Z must have 2 dimensions, got shape {Z.shape}.")
+    y = np.asarray(y)
+    if y.shape != Z.shape[:1] or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"integer labels must have shape ({Z.shape[0]},), got {y.shape} "
+                         f"of dtype {y.dtype}.")
+    at_label = (y, np.arange(Z.shape[0]))  # entries (y_i, i) of the (k, n) arrays
+    Et, S_rest, m = _shifted_exp(Z)
+    row_loss = m - Z.T[at_label]
+    row_loss += np.log1p(S_rest)
+    denominator = S_rest + 1
+    e_y = Et[at_label]
+    Et /= denominator
+    Et[at_label] = ((e_y - 1) - S_rest) / denominator
+    if sample_weight is not None:
+        s = np.asarray(sample_weight, dtype=Z.dtype)
+        if s.shape != Z.shape[:1]:
+            raise ValueError(f"sample_weight must have shape ({Z.shape[0]},), got {s.shape}.")
+        row_loss *= s
+        Et *= s
+    return row_loss.sum(), Et.T

@@ -27,10 +27,10 @@ unpenalized.
 Buffers
 -------
 A :class:`NetworkProblem` keeps, for each batch size it meets, the
-activations, deltas and gradients of one pass and writes into them at every
-call (``out=`` everywhere a product or ufunc allows it). The gradient arrays it
-returns are therefore overwritten by the next call; the optimizers in
-:mod:`skscratch._optim` use them at once.
+activations and deltas of one pass, and one gradient vector, and writes into
+them at every call (``out=`` everywhere a product or ufunc allows it). The
+gradient it returns is therefore overwritten by the next call; the optimizers
+in :mod:`skscratch._optim` use it at once (L-BFGS copies what it keeps).
 """
 
 import numpy as np
@@ -70,8 +70,9 @@ def _scale_by_derivative(activation, A, delta):
     if activation == "identity":
         return
     if activation == "relu":
-        # relu'(z) = 1 for z > 0, else 0 (A > 0 exactly where z > 0)
-        np.copyto(delta, 0, where=A <= 0)
+        # relu'(z) = 1 for z > 0, else 0 (A > 0 exactly where z > 0); a product
+        # with the mask is several times faster than a masked copy
+        np.multiply(delta, A > 0, out=delta)
     elif activation == "logistic":
         delta *= A
         delta *= 1 - A  # sigma' = sigma (1 - sigma)
@@ -125,11 +126,16 @@ def output_proba(Z, out_activation):
 
 
 class _Buffers:
-    """Activations, deltas and gradients for one batch size, allocated once."""
+    """A batch's rows, activations, deltas and relu masks for one batch size, allocated once."""
 
     def __init__(self, n, layer_units, dtype):
+        self.X = self.Y = None  # a mini-batch's rows, allocated at the first mini-batch
         self.A = [np.empty((n, units), dtype=dtype) for units in layer_units[1:]]
         self.delta = [np.empty((n, units), dtype=dtype) for units in layer_units[1:]]
+        self.mask = [np.empty((n, units), dtype=bool) for units in layer_units[1:-1]]
+        # sum_i delta[i] as the product ones^T delta: a matrix-vector product
+        # is several times faster than numpy's column sums on a short batch
+        self.ones = np.ones(n, dtype=dtype)
 
 
 class NetworkProblem:
@@ -148,8 +154,11 @@ class NetworkProblem:
     alpha : float
         L2 penalty, scaled by ``1 / (2 S)`` as in scikit-learn.
 
-    The parameters are the list ``coefs + intercepts`` (scikit-learn's order
-    in ``MLPClassifier``'s optimizers), in the dtype of ``X``.
+    The engine sees one parameter array, ``theta``: every weight matrix and
+    intercept vector (scikit-learn's order, ``coefs + intercepts``) laid end
+    to end in the dtype of ``X``. :meth:`unpack` gives them back as views. One
+    flat array lets the optimizers update all layers in a dozen array
+    operations rather than a dozen per layer, and L-BFGS work on a vector.
     """
 
     def __init__(self, X, Y, sample_weight, layer_units, activation, out_activation, alpha):
@@ -161,51 +170,87 @@ class NetworkProblem:
         self.alpha = alpha
         self.dtype = X.dtype
         self._loss = multinomial_loss_grad if out_activation == "softmax" else binary_loss_grad
+        # Softmax targets are one-hot: the loss reads them as class indices,
+        # one entry per row instead of passes over an (n, k) matrix.
+        self._targets = Y.argmax(axis=1) if out_activation == "softmax" else Y
         self._buffers = {}
-        L = self.n_layers
-        self._grads = (
-            [np.empty((i, o), dtype=self.dtype) for i, o in zip(layer_units[:-1], layer_units[1:])]
-            + [np.empty(o, dtype=self.dtype) for o in layer_units[1:]]
-        )
-        assert len(self._grads) == 2 * L
+        self.shapes = ([(i, o) for i, o in zip(layer_units[:-1], layer_units[1:])]
+                       + [(o,) for o in layer_units[1:]])
+        self.size = sum(int(np.prod(shape)) for shape in self.shapes)
+        self._n_coef = sum(i * o for i, o in zip(layer_units[:-1], layer_units[1:]))
+        self._sparse = sp.issparse(X)
+        self._grad = np.empty(self.size, dtype=self.dtype)
+        self._grad_views = self.unpack(self._grad)
+        self._theta, self._theta_views = None, None
+
+    def unpack(self, theta):
+        """Views ``coefs + intercepts`` into the flat parameter vector."""
+        views, start = [], 0
+        for shape in self.shapes:
+            stop = start + int(np.prod(shape))
+            views.append(theta[start:stop].reshape(shape))
+            start = stop
+        return views
+
+    def pack(self, arrays):
+        """The flat parameter vector of ``coefs + intercepts`` (a new array)."""
+        return np.concatenate([np.asarray(a, dtype=self.dtype).ravel() for a in arrays])
+
+    def _views(self, theta):
+        if theta is not self._theta:  # the optimizers update one array in place
+            self._theta, self._theta_views = theta, self.unpack(theta)
+        return self._theta_views
 
     def _buffers_for(self, n):
         buffers = self._buffers.get(n)
         if buffers is None:
-            # A training run meets at most two batch sizes (the last batch may be short);
-            # other sizes (full batches, validation) are kept too, they are few.
+            # A training run meets at most two batch sizes (the last batch may be
+            # short), plus the full size for L-BFGS.
             buffers = self._buffers[n] = _Buffers(n, self.layer_units, self.dtype)
         return buffers
 
     def loss_grad(self, params, idx):
         """Objective on the rows ``idx`` (all rows for ``None``) and its gradient.
 
-        Returns ``(loss, grads)`` with ``grads`` in the order of ``params``;
-        the gradient arrays are reused by the next call.
+        ``params`` is ``[theta]``; returns ``(loss, [gradient])``, the gradient
+        a flat array that the next call overwrites.
         """
         L = self.n_layers
-        coefs, intercepts = params[:L], params[L:]
-        if idx is None:
-            X, Y, sw = self.X, self.Y, self.sw
-        else:
-            X, Y = self.X[idx], self.Y[idx]
-            sw = None if self.sw is None else self.sw[idx]
-        n = X.shape[0]
-        S = float(n) if sw is None else float(sw.sum())
+        theta = params[0]
+        views = self._views(theta)
+        coefs, intercepts = views[:L], views[L:]
+        n = self.X.shape[0] if idx is None else idx.shape[0]
         buf = self._buffers_for(n)
+        if idx is None:
+            X, Y, sw = self.X, self._targets, self.sw
+        else:
+            # the batch's rows, gathered into buffers kept for this batch size
+            if buf.Y is None:
+                buf.X = None if self._sparse else np.empty((n,) + self.X.shape[1:], self.dtype)
+                buf.Y = np.empty((n,) + self._targets.shape[1:], self._targets.dtype)
+            X = self.X[idx] if self._sparse else np.take(self.X, idx, axis=0, out=buf.X)
+            Y = np.take(self._targets, idx, axis=0, out=buf.Y)
+            sw = None if self.sw is None else self.sw[idx]
+        S = float(n) if sw is None else float(sw.sum())
+        relu = self.activation == "relu"
 
         # Forward: Z_l = A_{l-1} W_l + b_l, A_l = f(Z_l); the output layer keeps Z_L.
-        A_prev = X
+        if self._sparse:
+            buf.A[0][...] = X @ coefs[0]
+        else:
+            np.matmul(X, coefs[0], out=buf.A[0])
         for l in range(L):
             A = buf.A[l]
-            if sp.issparse(A_prev):
-                A[...] = A_prev @ coefs[l]
-            else:
-                np.matmul(A_prev, coefs[l], out=A)
+            if l:
+                np.matmul(buf.A[l - 1], coefs[l], out=A)
             A += intercepts[l]
             if l < L - 1:
-                ACTIVATIONS[self.activation](A)
-            A_prev = A
+                if relu:
+                    # relu(z) = z [z > 0]; the mask is relu'(z), kept for the backward pass
+                    np.greater(A, 0, out=buf.mask[l])
+                    A *= buf.mask[l]
+                else:
+                    ACTIVATIONS[self.activation](A)
 
         # delta_L = s (P - Y) / S, and the weighted mean loss
         loss, dZ = self._loss(Y, buf.A[-1], sw)
@@ -213,31 +258,38 @@ class NetworkProblem:
         loss = float(loss) * inv_S
         delta = buf.delta[-1]
         np.multiply(dZ, inv_S, out=delta)
-        penalty = self.alpha * inv_S
-        if self.alpha:
-            loss += 0.5 * penalty * sum(float(np.vdot(W, W)) for W in coefs)
 
-        grads = self._grads
-        for l in range(L - 1, -1, -1):
-            A_in = X if l == 0 else buf.A[l - 1]
-            gW = grads[l]
-            # dJ/dW_l = A_{l-1}^T delta_l + (alpha / S) W_l
-            if sp.issparse(A_in):
-                gW[...] = A_in.T @ delta
+        grads = self._grad_views
+        for l in range(L - 1, 0, -1):
+            # dJ/dW_l = A_{l-1}^T delta_l (+ the penalty's term, below), dJ/db_l = sum_i delta_l[i]
+            np.matmul(buf.A[l - 1].T, delta, out=grads[l])
+            np.matmul(buf.ones, delta, out=grads[L + l])
+            # delta_{l-1} = (delta_l W_l^T) * f'(Z_{l-1})
+            below = buf.delta[l - 1]
+            np.matmul(delta, coefs[l].T, out=below)
+            if relu:
+                below *= buf.mask[l - 1]
             else:
-                np.matmul(A_in.T, delta, out=gW)
-            if self.alpha:
-                gW += penalty * coefs[l]
-            np.sum(delta, axis=0, out=grads[L + l])  # dJ/db_l
-            if l > 0:
-                # delta_{l-1} = (delta_l W_l^T) * f'(Z_{l-1})
-                below = buf.delta[l - 1]
-                np.matmul(delta, coefs[l].T, out=below)
                 _scale_by_derivative(self.activation, buf.A[l - 1], below)
-                delta = below
-        return loss, grads
+            delta = below
+        if self._sparse:
+            grads[0][...] = X.T @ delta
+        else:
+            np.matmul(X.T, delta, out=grads[0])
+        np.matmul(buf.ones, delta, out=grads[L])
+
+        if self.alpha:
+            # alpha / (2 S) sum ||W_l||^2 and its gradient (alpha / S) W_l: the
+            # weight matrices are the front of theta, one stretch of memory
+            penalty = self.alpha * inv_S
+            W = theta[:self._n_coef]
+            loss += 0.5 * penalty * float(np.dot(W, W))
+            self._grad[:self._n_coef] += penalty * W
+        return loss, [self._grad]
 
     def proba(self, X, params):
+        """Output probabilities for the rows of ``X`` at ``params = [theta]``."""
+        views = self.unpack(params[0])
         L = self.n_layers
-        return output_proba(forward(X, params[:L], params[L:], self.activation),
+        return output_proba(forward(X, views[:L], views[L:], self.activation),
                             self.out_activation)

@@ -248,15 +248,14 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         out_activation = "softmax" if self._binarizer.y_type_ == "multiclass" else "logistic"
 
         if warm:
-            # Copies: a fit that fails must leave the fitted weights untouched.
-            coefs = [c.astype(X.dtype) for c in self.coefs_]
-            intercepts = [b.astype(X.dtype) for b in self.intercepts_]
+            # pack() copies: a fit that fails leaves the fitted weights untouched.
+            start = self.coefs_ + self.intercepts_
             state = copy.deepcopy(self._state)
             state.no_improvement_count = 0
         else:
             coefs, intercepts = glorot_init(layer_units, self.activation, rng, X.dtype)
+            start = coefs + intercepts
             state = TrainingState()
-        params = coefs + intercepts
 
         early = self.early_stopping and self.solver in _STOCHASTIC
         if early:
@@ -274,6 +273,7 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
                                  "validation_fraction or the size of your dataset.")
         problem = NetworkProblem(X, Y, sample_weight, layer_units, self.activation,
                                  out_activation, self.alpha)
+        params = [problem.pack(start)]
         if early:
             problem.validation_score = lambda p: self._accuracy(
                 problem.proba(X_val, p), Y_val, sw_val, out_activation)
@@ -293,7 +293,7 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
             )
             loss = state.loss_curve[-1]
             self._optimizer = optimizer
-        self._store(params, state, loss, out_activation, early)
+        self._store(problem, params, state, loss, out_activation, early)
         return self
 
     @available_if(_stochastic)
@@ -344,19 +344,19 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         sample_weight = self._class_weighted(y, sample_weight, X.dtype)
         layer_units = [X.shape[1], *self._hidden_sizes(), Y.shape[1]]
         out_activation = "softmax" if binarizer.y_type_ == "multiclass" else "logistic"
+        problem = NetworkProblem(X, Y, sample_weight, layer_units, self.activation,
+                                 out_activation, self.alpha)
+        rng = check_random_state(self.random_state)
         if first:
-            rng = check_random_state(self.random_state)
             coefs, intercepts = glorot_init(layer_units, self.activation, rng, X.dtype)
-            params = coefs + intercepts
+            params = [problem.pack(coefs + intercepts)]
             optimizer = self._make_optimizer(params)
             state = TrainingState()
         else:
-            rng = check_random_state(self.random_state)
-            params = [p.astype(X.dtype) for p in self.coefs_ + self.intercepts_]
+            params = [problem.pack(self.coefs_ + self.intercepts_)]
+            # Copies: a call that fails leaves the optimizer's moments untouched.
             optimizer = copy.deepcopy(self._optimizer)
             state = copy.deepcopy(self._state)
-        problem = NetworkProblem(X, Y, sample_weight, layer_units, self.activation,
-                                 out_activation, self.alpha)
         run_epochs(
             problem, optimizer, params, X.shape[0], batch_size=self._batch(X.shape[0]),
             max_iter=1, shuffle=self.shuffle, rng=rng, tol=self.tol,
@@ -364,7 +364,7 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
             verbose=self.verbose, incremental=True,
         )
         self._optimizer = optimizer
-        self._store(params, state, state.loss_curve[-1], out_activation, early=False)
+        self._store(problem, params, state, state.loss_curve[-1], out_activation, early=False)
         return self
 
     # -- prediction --------------------------------------------------------
@@ -470,11 +470,12 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
             right = np.all((P > 0.5) == (Y > 0.5), axis=1)
         return float(np.average(right, weights=sample_weight))
 
-    def _store(self, params, state, loss, out_activation, early):
-        if not all(np.all(np.isfinite(p)) for p in params):
+    def _store(self, problem, params, state, loss, out_activation, early):
+        if not np.all(np.isfinite(params[0])):
             raise ValueError("The fit produced non-finite weights; lower learning_rate_init.")
-        L = len(params) // 2
-        self.coefs_, self.intercepts_ = params[:L], params[L:]
+        L = problem.n_layers
+        arrays = [view.copy() for view in problem.unpack(params[0])]
+        self.coefs_, self.intercepts_ = arrays[:L], arrays[L:]
         self.n_layers_ = L + 1
         self.n_outputs_ = self.coefs_[-1].shape[1]
         self.out_activation_ = out_activation

@@ -349,6 +349,38 @@ def test_confident_correct_predictions_keep_relative_precision(dtype):
         assert loss_i == pytest.approx(expected_loss[i], rel=4 * eps, abs=0)
 
 
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_integer_labels_give_the_one_hot_loss(dtype, weighted):
+    # Labels are the one-hot targets read at one entry per row: the same
+    # loss and gradient, over ordinary, tied, huge and confident logits.
+    rng = np.random.default_rng(0)
+    Z = rng.normal(scale=3.0, size=(40, 4)).astype(dtype)
+    Z[0] = [2.0, 2.0, 2.0, -1.0]  # three-way tie at the maximum
+    Z[1] = [1e4, -1e4, 0.0, 1e4]
+    Z[2] = [60.0, 0.0, 0.0, 0.0]  # confident; the label below is right
+    Z[3] = [60.0, 0.0, 0.0, 0.0]  # confident and wrong
+    y = rng.integers(0, 4, 40)
+    y[:4] = [1, 3, 0, 2]
+    s = rng.uniform(0.5, 2.0, 40) if weighted else None
+    loss, dZ = _no_warnings(multinomial_loss_grad, np.eye(4, dtype=dtype)[y], Z, s)
+    loss_y, dZ_y = _no_warnings(multinomial_loss_grad, y, Z, s)
+    eps = float(np.finfo(dtype).eps)
+    assert loss_y.dtype == dZ_y.dtype == dtype
+    assert float(loss_y) == pytest.approx(float(loss), rel=8 * eps)
+    _assert_close(dZ_y, dZ, rtol=8 * eps, atol=0)
+    # the confident right prediction keeps its tiny gradient, relative to e^-60
+    s2 = 1.0 if s is None else s[2]
+    assert dZ_y[2, 0] == pytest.approx(-3 * np.exp(-60.0) * s2, rel=8 * eps, abs=0)
+
+
+def test_integer_labels_are_checked():
+    with pytest.raises(ValueError, match="integer labels"):
+        multinomial_loss_grad(np.array([0.0, 1.0]), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="integer labels"):
+        multinomial_loss_grad(np.array([0, 1, 2]), np.zeros((2, 3)))
+
+
 def _central_differences(loss_of, Z, h):
     """d loss / d Z_ij by (loss(Z + h e_ij) - loss(Z - h e_ij)) / 2h, entry by entry."""
     grad = np.empty_like(Z)

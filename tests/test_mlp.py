@@ -38,12 +38,13 @@ def _problem(activation, kind, alpha=0.3, weighted=True, seed=0, dtype=np.float6
     units = [p, 4, 3, Y.shape[1]]
     coefs, intercepts = glorot_init(units, activation, np.random.RandomState(seed), dtype)
     problem = NetworkProblem(X, Y.astype(dtype), sw, units, activation, out, alpha)
-    return problem, coefs + intercepts
+    return problem, [problem.pack(coefs + intercepts)]
 
 
 def _objective(problem, params):
     """The objective written out independently with scipy's log-links."""
     L = problem.n_layers
+    params = problem.unpack(params[0])
     A = problem.X
     for layer in range(L):
         Z = A @ params[layer] + params[L + layer]
@@ -102,9 +103,10 @@ def test_relu_inputs_are_away_from_the_kink():
     # The finite-difference test for relu is meaningful only if no
     # pre-activation is within h of 0 (the derivative jumps there).
     problem, params = _problem("relu", "multiclass")
-    Z = problem.X @ params[0] + params[3]
+    W1, W2, _, b1, b2, _ = problem.unpack(params[0])
+    Z = problem.X @ W1 + b1
     assert np.min(np.abs(Z)) > 1e-3
-    Z2 = np.maximum(Z, 0) @ params[1] + params[4]
+    Z2 = np.maximum(Z, 0) @ W2 + b2
     assert np.min(np.abs(Z2)) > 1e-3
 
 
