@@ -65,8 +65,9 @@ class WhitenedLogit:
     """
 
     def __init__(self, X, Y, sample_weight, C, fit_intercept, multinomial, metric_from=None):
-        # Y Fortran-ordered: the loss works with classes along axis 0 (see _losses).
-        self.X, self.Y, self.sw = X, np.asfortranarray(Y), sample_weight
+        self.X, self.Y, self.sw = X, Y, sample_weight
+        # Softmax targets are one-hot: the loss reads them as class indices.
+        self._targets = Y.argmax(axis=1) if multinomial else Y
         self.fit_intercept = fit_intercept
         self.multinomial = multinomial
         self._loss = multinomial_loss_grad if multinomial else binary_loss_grad
@@ -193,9 +194,9 @@ class WhitenedLogit:
         ``b = v_b / sqrt(c)``: ``df/dv_b = df/db / sqrt(c)``.
         """
         if idx is None:
-            X, Y, w = self.X, self.Y, self.w
+            X, Y, w = self.X, self._targets, self.w
         else:
-            X, Y, w = self.X[idx], self.Y[idx], self.sw[idx]
+            X, Y, w = self.X[idx], self._targets[idx], self.sw[idx]
             S = float(w.sum())
             if S > 0.0:
                 w = w / S
