@@ -458,15 +458,7 @@ def multinomial_loss_grad(Y, Z, sample_weight=None):
 
 
 def _multinomial_from_labels(y, Z, sample_weight):
-    """:func:`multinomial_loss_grad` for integer class indices ``y`` (one-hot targets).
-
-    The same quantities, with the targets read at one entry per row instead
-    of passes over a one-hot matrix: ``loss_i = [m_i - z_{i y_i}] + log1p(S_i)``,
-    ``dZ = e / (1 + S)`` everywhere but at the label, where
-    ``p_y - 1 = [(e_y - 1) - S] / (1 + S)``: exactly ``-S / (1 + S)`` when the
-    label is the maximum (``e_y - 1 = 0``), and free of cancellation
-    otherwise (``e_y <= 1 <= 1 + S``).
-    """
+    """:func:`multinomial_loss_grad` for integer class indices ``y`` (one-hot targets)."""
     Z = _as_float(Z)
     if Z.ndim != 2:
         raise ValueError(f"Z must have 2 dimensions, got shape {Z.shape}.")
@@ -474,6 +466,28 @@ def _multinomial_from_labels(y, Z, sample_weight):
     if y.shape != Z.shape[:1] or not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"integer labels must have shape ({Z.shape[0]},), got {y.shape} "
                          f"of dtype {y.dtype}.")
+    s = None
+    if sample_weight is not None:
+        s = np.asarray(sample_weight, dtype=Z.dtype)
+        if s.shape != Z.shape[:1]:
+            raise ValueError(f"sample_weight must have shape ({Z.shape[0]},), got {s.shape}.")
+    return softmax_cross_entropy_labels(y, Z, s)
+
+
+def softmax_cross_entropy_labels(y, Z, s=None):
+    """The softmax loss and gradient for integer labels, without input checks.
+
+    The hot path of :func:`multinomial_loss_grad` (which validates and then
+    calls this): ``y`` integer class indices of shape (n,), ``Z`` float
+    logits of shape (n, k), ``s`` weights of ``Z``'s dtype or None. The
+    targets are read at one entry per row instead of passes over a one-hot
+    matrix: ``loss_i = [m_i - z_{i y_i}] + log1p(S_i)`` and ``dZ = e / (1 + S)``
+    everywhere but at the label, where ``p_y - 1 = [(e_y - 1) - S] / (1 + S)``:
+    exactly ``-S / (1 + S)`` when the label is the maximum (``e_y - 1 = 0``),
+    and free of cancellation otherwise (``e_y <= 1 <= 1 + S``). Returns the
+    weighted sum of the losses and ``dZ`` (a transposed view of a C-ordered
+    (k, n) array).
+    """
     at_label = (y, np.arange(Z.shape[0]))  # entries (y_i, i) of the (k, n) arrays
     Et, S_rest, m = _shifted_exp(Z)
     row_loss = m - Z.T[at_label]
@@ -482,10 +496,7 @@ def _multinomial_from_labels(y, Z, sample_weight):
     e_y = Et[at_label]
     Et /= denominator
     Et[at_label] = ((e_y - 1) - S_rest) / denominator
-    if sample_weight is not None:
-        s = np.asarray(sample_weight, dtype=Z.dtype)
-        if s.shape != Z.shape[:1]:
-            raise ValueError(f"sample_weight must have shape ({Z.shape[0]},), got {s.shape}.")
+    if s is not None:
         row_loss *= s
         Et *= s
     return row_loss.sum(), Et.T

@@ -36,7 +36,7 @@ in :mod:`skscratch._optim` use it at once (L-BFGS copies what it keeps).
 import numpy as np
 import scipy.sparse as sp
 
-from ._losses import binary_loss_grad, multinomial_loss_grad, sigmoid, softmax
+from ._losses import binary_loss_grad, sigmoid, softmax, softmax_cross_entropy_labels
 
 __all__ = ["ACTIVATIONS", "NetworkProblem", "forward", "glorot_init"]
 
@@ -155,10 +155,13 @@ class NetworkProblem:
         L2 penalty, scaled by ``1 / (2 S)`` as in scikit-learn.
 
     The engine sees one parameter array, ``theta``: every weight matrix and
-    intercept vector (scikit-learn's order, ``coefs + intercepts``) laid end
-    to end in the dtype of ``X``. :meth:`unpack` gives them back as views. One
-    flat array lets the optimizers update all layers in a dozen array
-    operations rather than a dozen per layer, and L-BFGS work on a vector.
+    intercept vector laid end to end in the dtype of ``X``, layer by layer,
+    each intercept right after its weights, so that ``[W_l; b_l]`` is one
+    ``(u_{l-1} + 1) x u_l`` block: the series' "constant-1 column" form of the
+    affine map. :meth:`unpack` gives the arrays back as views, in
+    scikit-learn's order ``coefs + intercepts``. One flat array lets the
+    optimizers update all layers in a dozen array operations rather than a
+    dozen per layer, and L-BFGS work on a vector.
     """
 
     def __init__(self, X, Y, sample_weight, layer_units, activation, out_activation, alpha):
@@ -169,36 +172,53 @@ class NetworkProblem:
         self.out_activation = out_activation
         self.alpha = alpha
         self.dtype = X.dtype
-        self._loss = multinomial_loss_grad if out_activation == "softmax" else binary_loss_grad
+        # (targets, logits, weights) -> (weighted sum of losses, its gradient in the logits)
+        self._loss = (softmax_cross_entropy_labels if out_activation == "softmax"
+                      else binary_loss_grad)
         # Softmax targets are one-hot: the loss reads them as class indices,
         # one entry per row instead of passes over an (n, k) matrix.
         self._targets = Y.argmax(axis=1) if out_activation == "softmax" else Y
         self._buffers = {}
-        self.shapes = ([(i, o) for i, o in zip(layer_units[:-1], layer_units[1:])]
-                       + [(o,) for o in layer_units[1:]])
-        self.size = sum(int(np.prod(shape)) for shape in self.shapes)
-        self._n_coef = sum(i * o for i, o in zip(layer_units[:-1], layer_units[1:]))
+        # theta = [W_1, b_1, W_2, b_2, ...]; the stretches of the weights, for the penalty
+        self._blocks, start = [], 0
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+            self._blocks.append((start, fan_in, fan_out))
+            start += (fan_in + 1) * fan_out
+        self.size = start
         self._sparse = sp.issparse(X)
         self._grad = np.empty(self.size, dtype=self.dtype)
         self._grad_views = self.unpack(self._grad)
-        self._theta, self._theta_views = None, None
+        self._grad_first = self._augmented(self._grad)
+        self._theta, self._theta_views, self._theta_first = None, None, None
 
     def unpack(self, theta):
         """Views ``coefs + intercepts`` into the flat parameter vector."""
-        views, start = [], 0
-        for shape in self.shapes:
-            stop = start + int(np.prod(shape))
-            views.append(theta[start:stop].reshape(shape))
-            start = stop
-        return views
+        coefs, intercepts = [], []
+        for start, fan_in, fan_out in self._blocks:
+            block = self._block(theta, start, fan_in, fan_out)
+            coefs.append(block[:fan_in])
+            intercepts.append(block[fan_in])
+        return coefs + intercepts
+
+    @staticmethod
+    def _block(theta, start, fan_in, fan_out):
+        return theta[start:start + (fan_in + 1) * fan_out].reshape(fan_in + 1, fan_out)
+
+    def _augmented(self, theta):
+        """``[W_1; b_1]``, the first layer's weights with the intercept as a last row."""
+        return self._block(theta, *self._blocks[0])
 
     def pack(self, arrays):
         """The flat parameter vector of ``coefs + intercepts`` (a new array)."""
-        return np.concatenate([np.asarray(a, dtype=self.dtype).ravel() for a in arrays])
+        theta = np.empty(self.size, dtype=self.dtype)
+        for view, array in zip(self.unpack(theta), arrays, strict=True):
+            view[...] = array
+        return theta
 
     def _views(self, theta):
         if theta is not self._theta:  # the optimizers update one array in place
             self._theta, self._theta_views = theta, self.unpack(theta)
+            self._theta_first = self._augmented(theta)
         return self._theta_views
 
     def _buffers_for(self, n):
@@ -221,29 +241,44 @@ class NetworkProblem:
         coefs, intercepts = views[:L], views[L:]
         n = self.X.shape[0] if idx is None else idx.shape[0]
         buf = self._buffers_for(n)
+        # A gathered dense batch sits in a buffer whose last column is 1, and
+        # [x_i, 1] [W_1; b_1] = x_i W_1 + b_1: the first layer's intercept rides
+        # in the matrix product, forward and backward (its gradient is the last
+        # row of [X, 1]^T delta_1). Full data and sparse batches add it apart.
+        augmented = idx is not None and not self._sparse
         if idx is None:
             X, Y, sw = self.X, self._targets, self.sw
         else:
-            # the batch's rows, gathered into buffers kept for this batch size
             if buf.Y is None:
-                buf.X = None if self._sparse else np.empty((n,) + self.X.shape[1:], self.dtype)
                 buf.Y = np.empty((n,) + self._targets.shape[1:], self._targets.dtype)
-            X = self.X[idx] if self._sparse else np.take(self.X, idx, axis=0, out=buf.X)
+                if augmented:
+                    buf.X = np.ones((n, self.X.shape[1] + 1), self.dtype)
+            if augmented:
+                X = buf.X
+                np.take(self.X, idx, axis=0, out=X[:, :-1])
+            else:
+                X = self.X[idx]
             Y = np.take(self._targets, idx, axis=0, out=buf.Y)
             sw = None if self.sw is None else self.sw[idx]
         S = float(n) if sw is None else float(sw.sum())
+        if sw is not None:
+            sw = sw.astype(self.dtype, copy=False)
         relu = self.activation == "relu"
 
         # Forward: Z_l = A_{l-1} W_l + b_l, A_l = f(Z_l); the output layer keeps Z_L.
-        if self._sparse:
+        if augmented:
+            np.matmul(X, self._theta_first, out=buf.A[0])
+        elif self._sparse:
             buf.A[0][...] = X @ coefs[0]
+            buf.A[0] += intercepts[0]
         else:
             np.matmul(X, coefs[0], out=buf.A[0])
+            buf.A[0] += intercepts[0]
         for l in range(L):
             A = buf.A[l]
             if l:
                 np.matmul(buf.A[l - 1], coefs[l], out=A)
-            A += intercepts[l]
+                A += intercepts[l]
             if l < L - 1:
                 if relu:
                     # relu(z) = z [z > 0]; the mask is relu'(z), kept for the backward pass
@@ -272,19 +307,24 @@ class NetworkProblem:
             else:
                 _scale_by_derivative(self.activation, buf.A[l - 1], below)
             delta = below
-        if self._sparse:
-            grads[0][...] = X.T @ delta
+        if augmented:
+            np.matmul(X.T, delta, out=self._grad_first)  # [dJ/dW_1; dJ/db_1]
         else:
-            np.matmul(X.T, delta, out=grads[0])
-        np.matmul(buf.ones, delta, out=grads[L])
+            if self._sparse:
+                grads[0][...] = X.T @ delta
+            else:
+                np.matmul(X.T, delta, out=grads[0])
+            np.matmul(buf.ones, delta, out=grads[L])
 
         if self.alpha:
-            # alpha / (2 S) sum ||W_l||^2 and its gradient (alpha / S) W_l: the
-            # weight matrices are the front of theta, one stretch of memory
+            # alpha / (2 S) sum ||W_l||^2 and its gradient (alpha / S) W_l
             penalty = self.alpha * inv_S
-            W = theta[:self._n_coef]
-            loss += 0.5 * penalty * float(np.dot(W, W))
-            self._grad[:self._n_coef] += penalty * W
+            squares = 0.0
+            for start, fan_in, fan_out in self._blocks:
+                W = theta[start:start + fan_in * fan_out]
+                squares += float(np.dot(W, W))
+                self._grad[start:start + fan_in * fan_out] += penalty * W
+            loss += 0.5 * penalty * squares
         return loss, [self._grad]
 
     def proba(self, X, params):
