@@ -13,6 +13,7 @@ SUITES = {
     "ols": "benchmarks.cases_linear",
     "logistic": "benchmarks.cases_logistic",
     "logistic-matched": "benchmarks.cases_logistic:MATCHED_SUITE",
+    "mlp": "benchmarks.cases_mlp",
 }
 
 
