@@ -1,6 +1,7 @@
 """Multi-layer perceptron classifier trained by backpropagation (the series' Part 3)."""
 
 import copy
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -278,6 +279,7 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
             problem.validation_score = lambda p: self._accuracy(
                 problem.proba(X_val, p), Y_val, sw_val, out_activation)
 
+        start_iter = state.n_iter
         if self.solver == "lbfgs":
             lbfgs(problem, params, max_iter=self.max_iter, gtol=self.tol, max_fun=self.max_fun,
                   state=state, verbose=self.verbose)
@@ -293,7 +295,7 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
             )
             loss = state.loss_curve[-1]
             self._optimizer = optimizer
-        self._store(problem, params, state, loss, out_activation, early)
+        self._store(problem, params, state, start_iter, loss, out_activation, early)
         return self
 
     @available_if(_stochastic)
@@ -357,6 +359,7 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
             # Copies: a call that fails leaves the optimizer's moments untouched.
             optimizer = copy.deepcopy(self._optimizer)
             state = copy.deepcopy(self._state)
+        start_iter = state.n_iter
         run_epochs(
             problem, optimizer, params, X.shape[0], batch_size=self._batch(X.shape[0]),
             max_iter=1, shuffle=self.shuffle, rng=rng, tol=self.tol,
@@ -364,7 +367,8 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
             verbose=self.verbose, incremental=True,
         )
         self._optimizer = optimizer
-        self._store(problem, params, state, state.loss_curve[-1], out_activation, early=False)
+        self._store(problem, params, state, start_iter, state.loss_curve[-1], out_activation,
+                    early=False)
         return self
 
     # -- prediction --------------------------------------------------------
@@ -454,7 +458,12 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         return weights if sample_weight is None else sample_weight * weights
 
     def _batch(self, n_samples):
-        return min(200, n_samples) if self.batch_size == "auto" else min(self.batch_size, n_samples)
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                          "going to be clipped", UserWarning)
+        return min(self.batch_size, n_samples)
 
     def _make_optimizer(self, params):
         if self.solver == "sgd":
@@ -470,7 +479,7 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
             right = np.all((P > 0.5) == (Y > 0.5), axis=1)
         return float(np.average(right, weights=sample_weight))
 
-    def _store(self, problem, params, state, loss, out_activation, early):
+    def _store(self, problem, params, state, start_iter, loss, out_activation, early):
         if not np.all(np.isfinite(params[0])):
             raise ValueError("The fit produced non-finite weights; lower learning_rate_init.")
         L = problem.n_layers
@@ -484,7 +493,9 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         self.best_loss_ = None if early else float(min(state.loss_curve, default=loss))
         self.validation_scores_ = list(state.validation_scores) if early else None
         self.best_validation_score_ = state.best_validation_score if early else None
-        self.n_iter_ = state.n_iter
+        # As scikit-learn: n_iter_ counts this call's epochs (or iterations);
+        # t_ and loss_curve_ run on across warm starts and partial_fit calls.
+        self.n_iter_ = state.n_iter - start_iter
         self.t_ = state.t
         self._state = state
 

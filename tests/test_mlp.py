@@ -172,6 +172,78 @@ def test_training_follows_scikit_learn_step_for_step(solver):
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9)
 
 
+def test_parameters_and_defaults_are_scikit_learns():
+    ours = MLPClassifierScratch().get_params()
+    theirs = MLPClassifier().get_params()
+    assert set(ours) == set(theirs) | {"class_weight"}
+    for name, value in theirs.items():
+        assert ours[name] == value, name
+    assert ours["class_weight"] is None
+
+
+def _twin_fits(X, y, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return MLPClassifierScratch(**kw).fit(X, y), MLPClassifier(**kw).fit(X, y)
+
+
+@pytest.mark.parametrize("schedule", ["invscaling", "adaptive"])
+def test_learning_rate_schedules_follow_scikit_learn(schedule):
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    ours, theirs = _twin_fits(X, y, hidden_layer_sizes=(8,), solver="sgd", learning_rate=schedule,
+                              learning_rate_init=0.05, batch_size=40, max_iter=60, tol=1e-3,
+                              n_iter_no_change=2, nesterovs_momentum=False, random_state=1)
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+    assert ours._optimizer.learning_rate == pytest.approx(theirs._optimizer.learning_rate)
+
+
+def test_multilabel_training_follows_scikit_learn():
+    X, y = make_classification(n_samples=300, n_features=8, random_state=0)
+    Y = np.column_stack([y, 1 - y, (X[:, 0] > 0).astype(int)])
+    ours, theirs = _twin_fits(X, Y, hidden_layer_sizes=(10,), max_iter=20, batch_size=50,
+                              learning_rate_init=0.01, random_state=0)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), rtol=1e-8)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+
+
+def test_warm_start_continues_as_scikit_learn_does():
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    kw = dict(hidden_layer_sizes=(8,), max_iter=5, batch_size=40, learning_rate_init=0.01,
+              warm_start=True, random_state=0)
+    ours, theirs = MLPClassifierScratch(**kw), MLPClassifier(**kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(3):
+            ours.fit(X, y)
+            theirs.fit(X, y)
+    # n_iter_ counts the last call's epochs; the loss curve and t_ run on
+    assert ours.n_iter_ == theirs.n_iter_ == 5 and len(ours.loss_curve_) == 15
+    assert ours.t_ == theirs.t_
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_sparse_input_equals_dense(solver):
+    import scipy.sparse as sp
+
+    X, y = load_digits(return_X_y=True)
+    X = X[:400] / 16
+    y = y[:400]
+    kw = dict(hidden_layer_sizes=(12,), solver=solver, max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense = MLPClassifierScratch(**kw).fit(X, y)
+        sparse = MLPClassifierScratch(**kw).fit(sp.csr_matrix(X), y)
+    # Sparse and dense products sum in different orders: rounding only.
+    np.testing.assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=1e-9)
+    np.testing.assert_allclose(sparse.predict_proba(sp.csr_matrix(X)),
+                               dense.predict_proba(X), rtol=1e-7, atol=1e-10)
+
+
 def _split(X, y, scale):
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y,
                                                         random_state=0)
@@ -360,7 +432,7 @@ def test_partial_fit():
     for _ in range(30):
         clf.partial_fit(X, y, classes=[0, 1, 2])
         twin.partial_fit(X, y, classes=[0, 1, 2])
-    assert clf.n_iter_ == 30 and clf.t_ == 30 * len(y)
+    assert clf.n_iter_ == twin.n_iter_ == 1 and clf.t_ == twin.t_ == 30 * len(y)
     # Each call re-seeds the shuffling from random_state, as scikit-learn's does.
     np.testing.assert_allclose(clf.loss_curve_, twin.loss_curve_, rtol=1e-9)
     assert clf.score(X, y) > 0.9
