@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skscratch import LogisticRegressionGD
 
-from .harness import Case, Suite
+from .harness import Case, Quiet, Suite
 
 RANDOM_STATE = 0
 C = 1.0  # both estimators' default
@@ -35,31 +35,6 @@ SHIPPED = {
 # make_classification: the full problem, and the smaller one of --quick runs.
 SYNTHETIC = dict(n_features=100, n_informative=60, n_classes=5, random_state=RANDOM_STATE)
 SYNTHETIC_SAMPLES, QUICK_SYNTHETIC_SAMPLES = 200_000, 50_000
-
-
-class Quiet:
-    """An estimator whose ``fit`` runs with warnings silenced but counted.
-
-    scikit-learn's L-BFGS often stops at ``max_iter`` on raw data and says so
-    with a ``ConvergenceWarning``. Printing it from inside the timed loop
-    would add noise to the log and to the clock; instead the count of the
-    last fit is kept and shown as a column. Entering ``catch_warnings`` costs
-    microseconds, paid equally by both sides.
-    """
-
-    def __init__(self, estimator):
-        self.estimator = estimator
-        self.convergence_warnings = 0
-
-    def fit(self, X, y):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            self.estimator.fit(X, y)
-        self.convergence_warnings = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
-        return self
-
-    def score(self, X, y):
-        return self.estimator.score(X, y)
 
 
 def make_ours():

@@ -4,7 +4,6 @@ Validation and scikit-learn conventions only; the objective is in
 :mod:`skscratch._linear_logit`, the optimizers in :mod:`skscratch._optim`.
 """
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np

@@ -22,7 +22,6 @@ from threadpoolctl import threadpool_limits
 from skscratch._linalg import (
     CholeskyQR2,
     GramCholesky,
-    HouseholderQR,
     SemiNormal,
     SingularMatrixError,
     apply_qt,
