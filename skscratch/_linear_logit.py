@@ -36,7 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._linalg import cholesky, solve_triangular
-from ._losses import binary_loss_grad, multinomial_loss_grad, sigmoid, softmax
+from ._losses import binary_loss_grad, sigmoid, softmax, softmax_cross_entropy_labels
 
 _CHUNK = 4096  # rows per block when accumulating the metric
 
@@ -70,7 +70,9 @@ class WhitenedLogit:
         self._targets = Y.argmax(axis=1) if multinomial else Y
         self.fit_intercept = fit_intercept
         self.multinomial = multinomial
-        self._loss = multinomial_loss_grad if multinomial else binary_loss_grad
+        # (targets, logits, weights) -> (weighted sum of losses, its gradient in the logits);
+        # the softmax's unchecked label path, its inputs being built here
+        self._loss = softmax_cross_entropy_labels if multinomial else binary_loss_grad
         self.S = float(sample_weight.sum())
         # s_i / S: the loss and its gradient come out already divided by S.
         self.w = sample_weight / self.S if self.S > 0.0 else sample_weight

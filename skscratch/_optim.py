@@ -283,6 +283,25 @@ def _update_no_improvement(problem, params, state, tol, early_stopping, verbose)
 # ---------------------------------------------------------------------------
 
 
+class _Layout:
+    """Shapes of a list of parameter arrays, to move between the list and one flat vector."""
+
+    def __init__(self, arrays):
+        self.shapes = [a.shape for a in arrays]
+        self.stops = np.cumsum([a.size for a in arrays]).tolist()
+
+    def flat(self, arrays):
+        """A new vector (never a view: problems may reuse their gradient arrays)."""
+        if len(arrays) == 1:
+            return np.array(arrays[0]).ravel()
+        return np.concatenate([np.ravel(a) for a in arrays])
+
+    def views(self, vector):
+        starts = [0] + self.stops[:-1]
+        return [vector[i:j].reshape(shape)
+                for i, j, shape in zip(starts, self.stops, self.shapes)]
+
+
 def _dot(a, b):
     return sum(float(np.vdot(x, y)) for x, y in zip(a, b))
 
@@ -347,8 +366,16 @@ def spectral_descent(problem, params, *, max_iter, tol, rate=1.0, memory=10, sta
         ``loss_curve`` holds the objective at each iterate.
     """
     state = TrainingState() if state is None else state
-    x = [p.copy() for p in params]
-    f, g = problem.loss_grad(x, None)
+    # The descent works on one flat vector (a handful of array operations per
+    # step, whatever the number of parameter arrays); the problem sees views.
+    layout = _Layout(params)
+
+    def evaluate(vector):
+        f_v, g_v = problem.loss_grad(layout.views(vector), None)
+        return f_v, layout.flat(g_v)
+
+    x = layout.flat(params)
+    f, g = evaluate(x)
     _check_finite(f, "the first iteration")
     recent = [f]
     alpha = rate
@@ -356,10 +383,10 @@ def spectral_descent(problem, params, *, max_iter, tol, rate=1.0, memory=10, sta
     rescale_at = set(rescale_at)
     for it in range(max_iter):
         if it in rescale_at:
-            x = problem.rescale(x)
-            f, g = problem.loss_grad(x, None)
+            x = layout.flat(problem.rescale(layout.views(x)))
+            f, g = evaluate(x)
             alpha = rate
-        gg = _dot(g, g)
+        gg = float(g @ g)
         if gg <= tol * abs(f):
             converged = True
             break
@@ -368,10 +395,10 @@ def spectral_descent(problem, params, *, max_iter, tol, rate=1.0, memory=10, sta
         accepted = False
         # Halve until the nonmonotone Armijo condition holds, or until the
         # step no longer changes theta (the rounding floor: stop there).
-        floor = _EPS * (1.0 + math.sqrt(_dot(x, x))) / math.sqrt(gg)
+        floor = _EPS * (1.0 + math.sqrt(float(x @ x))) / math.sqrt(gg)
         while a > floor:
-            x_new = [xi - a * gi for xi, gi in zip(x, g)]
-            f_new, g_new = problem.loss_grad(x_new, None)
+            x_new = x - a * g
+            f_new, g_new = evaluate(x_new)
             if np.isfinite(f_new) and f_new <= reference - 1e-4 * a * gg:
                 accepted = True
                 break
@@ -379,17 +406,17 @@ def spectral_descent(problem, params, *, max_iter, tol, rate=1.0, memory=10, sta
         if not accepted:
             converged = True
             break
-        s = [u - v for u, v in zip(x_new, x)]
-        yv = [u - v for u, v in zip(g_new, g)]
-        sy = _dot(s, yv)
+        s = x_new - x
+        yv = g_new - g
+        sy = float(s @ yv)
         if sy > 0.0:
-            alpha = _dot(s, s) / sy if it % 2 == 0 else sy / _dot(yv, yv)
+            alpha = float(s @ s) / sy if it % 2 == 0 else sy / float(yv @ yv)
         else:
             alpha = rate  # no curvature information: back to the safe step
         x, f, g = x_new, f_new, g_new
         recent.append(f)
         _record(state, f, verbose)
-    return _finish(params, x, f, state, converged, max_iter, "Gradient descent")
+    return _finish(params, layout.views(x), f, state, converged, max_iter, "Gradient descent")
 
 
 # ---------------------------------------------------------------------------
