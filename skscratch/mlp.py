@@ -283,7 +283,8 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         if self.solver == "lbfgs":
             lbfgs(problem, params, max_iter=self.max_iter, gtol=self.tol, max_fun=self.max_fun,
                   state=state, verbose=self.verbose)
-            loss = state.loss_curve[-1] if state.loss_curve else problem.loss_grad(params, None)[0]
+            ran = state.n_iter > start_iter
+            loss = state.loss_curve[-1] if ran else problem.loss_grad(params, None)[0]
             self._optimizer = None
         else:
             optimizer = self._make_optimizer(params)
@@ -356,8 +357,12 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
             state = TrainingState()
         else:
             params = [problem.pack(self.coefs_ + self.intercepts_)]
-            # Copies: a call that fails leaves the optimizer's moments untouched.
-            optimizer = copy.deepcopy(self._optimizer)
+            # Copies: a call that fails leaves the optimizer's moments untouched. A
+            # model fitted by another solver (set_params since) starts a new optimizer.
+            kind = SGD if self.solver == "sgd" else Adam
+            previous = getattr(self, "_optimizer", None)
+            optimizer = (copy.deepcopy(previous) if isinstance(previous, kind)
+                         else self._make_optimizer(params))
             state = copy.deepcopy(self._state)
         start_iter = state.n_iter
         run_epochs(

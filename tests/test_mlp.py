@@ -444,6 +444,19 @@ def test_partial_fit():
     assert not hasattr(MLPClassifierScratch(solver="lbfgs"), "partial_fit")
 
 
+def test_partial_fit_after_another_solver():
+    # A model fitted by L-BFGS, then switched to Adam, trains on from its weights.
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    clf = MLPClassifierScratch(hidden_layer_sizes=(5,), solver="lbfgs", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    before = clf.score(X, y)
+    clf.set_params(solver="adam").partial_fit(X, y)
+    assert clf.n_iter_ == 1 and clf.score(X, y) >= before - 0.05
+
+
 def test_verbose_prints_each_epoch(capsys):
     X, y = load_wine(return_X_y=True)
     with warnings.catch_warnings():
