@@ -279,12 +279,16 @@ def _update_no_improvement(problem, params, state, tol, early_stopping, verbose)
 
 
 # ---------------------------------------------------------------------------
-# Full-batch gradient descent
+# Full-batch methods: spectral (Barzilai-Borwein) descent and L-BFGS
 # ---------------------------------------------------------------------------
 
 
 class _Layout:
-    """Shapes of a list of parameter arrays, to move between the list and one flat vector."""
+    """Shapes of a list of parameter arrays, to move between the list and one flat vector.
+
+    Both full-batch methods work on one vector (a few array operations per
+    step whatever the number of parameter arrays); the problem sees views.
+    """
 
     def __init__(self, arrays):
         self.shapes = [a.shape for a in arrays]
@@ -300,10 +304,6 @@ class _Layout:
         starts = [0] + self.stops[:-1]
         return [vector[i:j].reshape(shape)
                 for i, j, shape in zip(starts, self.stops, self.shapes)]
-
-
-def _dot(a, b):
-    return sum(float(np.vdot(x, y)) for x, y in zip(a, b))
 
 
 def _record(state, f, verbose):
@@ -500,63 +500,61 @@ def lbfgs(problem, params, *, max_iter, gtol, ftol=2.220446049250313e-09, max_fu
     gradients kept here are copied.
     """
     state = TrainingState() if state is None else state
+    layout = _Layout(params)  # as in spectral_descent: one flat vector
     evals = 0
 
-    def evaluate(point):
+    def evaluate(vector):
         nonlocal evals
         evals += 1
-        fa, ga = problem.loss_grad(point, None)
-        return fa, [gi.copy() for gi in ga]
+        fa, ga = problem.loss_grad(layout.views(vector), None)
+        return fa, layout.flat(ga)  # a copy
 
-    x = [p.copy() for p in params]
+    x = layout.flat(params)
     f, g = evaluate(x)
     _check_finite(f, "the first iteration")
     pairs = []
     converged = False
     budget = "iterations"
     for _ in range(max_iter):
-        if max(float(np.max(np.abs(gi))) if gi.size else 0.0 for gi in g) <= gtol:
+        if (float(np.max(np.abs(g))) if g.size else 0.0) <= gtol:
             converged = True
             break
         if max_fun is not None and evals >= max_fun:
             budget = "function evaluations"
             break
         # Two-loop recursion: r = H g.
-        q = [gi.copy() for gi in g]
+        q = g.copy()
         alphas = []
         for s, y, rho in reversed(pairs):
-            a = rho * _dot(s, q)
+            a = rho * float(s @ q)
             alphas.append(a)
-            for qi, yi in zip(q, y):
-                qi -= a * yi
+            q -= a * y
         gamma = 1.0
         if pairs:
             s, y, rho = pairs[-1]
-            gamma = 1.0 / (rho * _dot(y, y))  # s^T y / y^T y
-        r = [gamma * qi for qi in q]
+            gamma = 1.0 / (rho * float(y @ y))  # s^T y / y^T y
+        r = gamma * q
         for (s, y, rho), a in zip(pairs, reversed(alphas)):
-            b = rho * _dot(y, r)
-            for ri, si in zip(r, s):
-                ri += (a - b) * si
-        d = [-ri for ri in r]
-        d0 = _dot(g, d)
+            r += (a - rho * float(y @ r)) * s
+        d = -r
+        d0 = float(g @ d)
         if not d0 < 0.0:  # numerical loss of descent: restart from steepest descent
             pairs.clear()
-            d, d0 = [-gi for gi in g], -_dot(g, g)
+            d, d0 = -g, -float(g @ g)
 
         def phi(a, _x=x, _d=d):
-            fa, ga = evaluate([xi + a * di for xi, di in zip(_x, _d)])
-            return fa, ga, _dot(ga, _d)
+            fa, ga = evaluate(_x + a * _d)
+            return fa, ga, float(ga @ _d)
 
         found = _wolfe_step(phi, f, d0, 1.0)
         if found is None:
             converged = True  # no step along d makes progress: the rounding floor
             break
         a, f_new, g_new = found
-        x_new = [xi + a * di for xi, di in zip(x, d)]
-        s = [u - v for u, v in zip(x_new, x)]
-        y = [u - v for u, v in zip(g_new, g)]
-        sy = _dot(s, y)
+        x_new = x + a * d
+        s = x_new - x
+        y = g_new - g
+        sy = float(s @ y)
         if sy > 0.0:
             pairs.append((s, y, 1.0 / sy))
             if len(pairs) > memory:
@@ -569,4 +567,4 @@ def lbfgs(problem, params, *, max_iter, gtol, ftol=2.220446049250313e-09, max_fu
             break
     state.n_fun += evals
     limit = max_fun if budget == "function evaluations" else max_iter
-    return _finish(params, x, f, state, converged, limit, "L-BFGS", budget)
+    return _finish(params, layout.views(x), f, state, converged, limit, "L-BFGS", budget)
