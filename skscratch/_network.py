@@ -66,14 +66,14 @@ ACTIVATIONS = {"identity": _identity, "logistic": _logistic, "tanh": _tanh, "rel
 
 
 def _scale_by_derivative(activation, A, delta):
-    """``delta *= f'(Z)`` in place, with ``f'`` written through ``A = f(Z)``."""
+    """``delta *= f'(Z)`` in place, with ``f'`` written through ``A = f(Z)``.
+
+    Not for relu: its derivative ``[z > 0]`` is the mask the forward pass
+    keeps (see :meth:`NetworkProblem.loss_grad`).
+    """
     if activation == "identity":
         return
-    if activation == "relu":
-        # relu'(z) = 1 for z > 0, else 0 (A > 0 exactly where z > 0); a product
-        # with the mask is several times faster than a masked copy
-        np.multiply(delta, A > 0, out=delta)
-    elif activation == "logistic":
+    if activation == "logistic":
         delta *= A
         delta *= 1 - A  # sigma' = sigma (1 - sigma)
     elif activation == "tanh":
