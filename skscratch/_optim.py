@@ -166,8 +166,10 @@ class DivergenceError(ValueError):
     """The loss became infinite or NaN: the step size is too large for the problem."""
 
 
-def _check_finite(loss, what):
+def _check_finite(loss, epoch=None):
+    """Raise DivergenceError on a non-finite loss (of an epoch, or of the first step)."""
     if not np.isfinite(loss):
+        what = "the first iteration" if epoch is None else f"epoch {epoch}"
         raise DivergenceError(
             f"The training loss became {loss} during {what}: the optimization diverged. "
             "Lower learning_rate_init (or use the default solver, whose step size is "
@@ -223,7 +225,7 @@ def run_epochs(problem, optimizer, params, n_samples, *, batch_size, max_iter, s
         total = 0.0
         for idx in batches(order, batch_size, rng, shuffle):
             loss, grads = problem.loss_grad(params, idx)
-            _check_finite(loss, f"epoch {state.n_iter + 1}")
+            _check_finite(loss, state.n_iter + 1)
             total += loss * idx.shape[0]
             optimizer.update_params(params, grads)
         state.n_iter += 1
@@ -376,7 +378,7 @@ def spectral_descent(problem, params, *, max_iter, tol, rate=1.0, memory=10, sta
 
     x = layout.flat(params)
     f, g = evaluate(x)
-    _check_finite(f, "the first iteration")
+    _check_finite(f)
     recent = [f]
     alpha = rate
     converged = False
@@ -511,7 +513,7 @@ def lbfgs(problem, params, *, max_iter, gtol, ftol=2.220446049250313e-09, max_fu
 
     x = layout.flat(params)
     f, g = evaluate(x)
-    _check_finite(f, "the first iteration")
+    _check_finite(f)
     pairs = []
     converged = False
     budget = "iterations"
