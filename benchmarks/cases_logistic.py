@@ -11,19 +11,15 @@ import warnings
 
 import numpy as np
 from scipy.special import logsumexp
-from sklearn.datasets import (
-    load_breast_cancer, load_digits, load_iris, load_wine, make_classification,
-)
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 from skscratch import LogisticRegressionGD
 
+from .data import RANDOM_STATE, shipped, synthetic, synthetic_description, synthetic_size
 from .harness import Case, Quiet, Suite
 
-RANDOM_STATE = 0
 C = 1.0  # both estimators' default
 
 SHIPPED = {
@@ -32,9 +28,6 @@ SHIPPED = {
     "wine": load_wine,
     "digits": load_digits,
 }
-# make_classification: the full problem, and the smaller one of --quick runs.
-SYNTHETIC = dict(n_features=100, n_informative=60, n_classes=5, random_state=RANDOM_STATE)
-SYNTHETIC_SAMPLES, QUICK_SYNTHETIC_SAMPLES = 200_000, 50_000
 
 
 def make_ours():
@@ -122,24 +115,6 @@ class LogisticCase:
         }
 
 
-def shipped(loader, scaled):
-    """A shipped data set, 25% held out (stratified); optionally standardized."""
-    X, y = loader(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.25, stratify=y, random_state=RANDOM_STATE,
-    )
-    if scaled:
-        scaler = StandardScaler().fit(X_train)  # statistics of the training rows only
-        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-    return X_train, X_test, y_train, y_test
-
-
-def synthetic(n_samples):
-    """``make_classification`` with 5 classes, 20% held out (stratified)."""
-    X, y = make_classification(n_samples=n_samples, **SYNTHETIC)
-    return train_test_split(X, y, test_size=0.2, stratify=y, random_state=RANDOM_STATE)
-
-
 def _case(name, description, split, make_theirs=make_theirs):
     holder = LogisticCase(split)
     return Case(
@@ -161,7 +136,7 @@ def _shipped_cases(make_theirs):
                 description=f"`load_{name}`, 25% held out (`train_test_split`, stratified, "
                             f"`random_state={RANDOM_STATE}`)"
                             + ("; `StandardScaler` fitted on the training rows" if scaled else ""),
-                split=lambda loader=loader, scaled=scaled: shipped(loader, scaled),
+                split=lambda loader=loader, scaled=scaled: shipped(loader, scaled, 0.25),
                 make_theirs=make_theirs,
             ))
     return found
@@ -174,13 +149,10 @@ def cases(quick):
     its row in the table says which size ran.
     """
     found = _shipped_cases(make_theirs)
-    n_samples = QUICK_SYNTHETIC_SAMPLES if quick else SYNTHETIC_SAMPLES
+    n_samples = synthetic_size(quick)
     found.append(_case(
         name=f"classification {n_samples}x100, 5 classes",
-        description=f"`make_classification(n_samples={n_samples}, n_features=100, "
-                    f"n_informative=60, n_classes=5, random_state={RANDOM_STATE})`, "
-                    f"20% held out (stratified)"
-                    + (f"; shrunk from {SYNTHETIC_SAMPLES} rows by `--quick`" if quick else ""),
+        description=synthetic_description(n_samples),
         split=lambda n=n_samples: synthetic(n),
     ))
     return found

@@ -14,18 +14,15 @@ import numpy as np
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine, make_classification
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import StandardScaler
 
 from skscratch import MLPClassifierScratch
 
+from .data import RANDOM_STATE, shipped, synthetic, synthetic_description, synthetic_size
 from .harness import Case, Quiet, Suite
 
-RANDOM_STATE = 0
 EPOCHS = 5
 SPEED = dict(solver="adam", batch_size=200, hidden_layer_sizes=(100,), max_iter=EPOCHS,
              random_state=RANDOM_STATE)
-SYNTHETIC = dict(n_features=100, n_informative=60, n_classes=5, random_state=RANDOM_STATE)
-SYNTHETIC_SAMPLES, QUICK_SYNTHETIC_SAMPLES = 200_000, 50_000
 # The series' data set and network (Part 3).
 ARTICLE_DATA = dict(n_samples=5000, n_features=20, n_informative=15, n_redundant=3,
                     n_repeated=0, n_classes=2, flip_y=0.05, class_sep=1.0, random_state=42)
@@ -67,24 +64,6 @@ def compare(ours, theirs):
     }
 
 
-def synthetic(n_samples):
-    """``make_classification`` with 5 classes, 20% held out (stratified)."""
-    X, y = make_classification(n_samples=n_samples, **SYNTHETIC)
-    return train_test_split(X, y, test_size=0.2, stratify=y, random_state=RANDOM_STATE)
-
-
-def shipped(loader, scaled):
-    """A shipped data set, 20% held out (stratified); optionally standardized."""
-    X, y = loader(return_X_y=True)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.2, stratify=y, random_state=RANDOM_STATE,
-    )
-    if scaled:
-        scaler = StandardScaler().fit(X_train)
-        X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
-    return X_train, X_test, y_train, y_test
-
-
 def article():
     """The series' synthetic set, 80/20 as in the article."""
     X, y = make_classification(**ARTICLE_DATA)
@@ -92,10 +71,8 @@ def article():
 
 
 def cases(quick):
-    n = QUICK_SYNTHETIC_SAMPLES if quick else SYNTHETIC_SAMPLES
-    shrunk = f"; shrunk from {SYNTHETIC_SAMPLES} rows by `--quick`" if quick else ""
-    data = (f"`make_classification(n_samples={n}, n_features=100, n_informative=60, "
-            f"n_classes=5, random_state={RANDOM_STATE})`, 20% held out (stratified){shrunk}")
+    n = synthetic_size(quick)
+    data = synthetic_description(n)
     found = []
     for float32 in (False, True):
         found.append(Case(
@@ -110,11 +87,11 @@ def cases(quick):
             compare=compare,
         ))
     accuracy = [
-        ("digits", lambda: shipped(load_digits, False), {},
+        ("digits", lambda: shipped(load_digits, False, 0.2), {},
          "`load_digits`, 20% held out (stratified), raw pixels"),
-        ("breast_cancer standardized", lambda: shipped(load_breast_cancer, True), {},
+        ("breast_cancer standardized", lambda: shipped(load_breast_cancer, True, 0.2), {},
          "`load_breast_cancer`, 20% held out (stratified), `StandardScaler` on the training rows"),
-        ("wine standardized", lambda: shipped(load_wine, True), {},
+        ("wine standardized", lambda: shipped(load_wine, True, 0.2), {},
          "`load_wine`, 20% held out (stratified), `StandardScaler` on the training rows"),
         ("article set, (8, 3) logistic", article, ARTICLE_NET,
          "the series' `make_classification(n_samples=5000, n_features=20, n_informative=15, "
