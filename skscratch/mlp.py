@@ -240,12 +240,13 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         sample_weight = self._class_weighted(y, sample_weight, X.dtype)
         rng = check_random_state(self.random_state)
         layer_units = [X.shape[1], *self._hidden_sizes(), Y.shape[1]]
-        if warm and [c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]] != layer_units:
-            raise ValueError(
-                f"warm_start needs the same layer sizes as the previous fit "
-                f"({[c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]]}); "
-                f"got {layer_units}. Set warm_start=False to start afresh."
-            )
+        if warm:
+            previous = [c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]]
+            if previous != layer_units:
+                raise ValueError(
+                    f"warm_start needs the same layer sizes as the previous fit ({previous}); "
+                    f"got {layer_units}. Set warm_start=False to start afresh."
+                )
         out_activation = "softmax" if self._binarizer.y_type_ == "multiclass" else "logistic"
 
         if warm:
