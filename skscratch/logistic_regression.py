@@ -19,6 +19,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._base import restore_on_failure
 from ._linear_logit import WhitenedLogit, predict_proba_from_logits
+from ._losses import log_sigmoid, log_softmax
 from ._optim import SGD, Adam, TrainingState, run_epochs, spectral_descent
 
 # In whitened coordinates the gradient is 1-Lipschitz, so these hold on raw
@@ -371,14 +372,22 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         return predict_proba_from_logits(Z, multinomial=scores.ndim == 2)
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`.
+        """Logarithm of :meth:`predict_proba`, computed from the logits.
+
+        ``log sigma(+-z)`` for two classes and ``log softmax(Z)`` otherwise,
+        so that a confidently classified row gets the log-probability of its
+        unlikely classes (about minus its margin), not the ``-inf`` of the
+        logarithm of a probability rounded to 0.
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        scores = self.decision_function(X)
+        if scores.ndim == 2:
+            return log_softmax(scores)
+        # log sigma(-z), log sigma(z): the two classes of the binary model
+        return np.column_stack([log_sigmoid(-scores), log_sigmoid(scores)])
 
     # -- helpers -----------------------------------------------------------
 

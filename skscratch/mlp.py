@@ -18,6 +18,7 @@ from sklearn.utils.validation import (
 )
 
 from ._base import restore_on_failure
+from ._losses import log_sigmoid, log_softmax
 from ._network import NetworkProblem, forward, glorot_init, output_proba
 from ._optim import SGD, Adam, TrainingState, lbfgs, run_epochs
 
@@ -379,12 +380,14 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
 
     # -- prediction --------------------------------------------------------
 
-    def _output(self, X):
+    def _logits(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"],
                           dtype=[np.float64, np.float32], reset=False)
-        Z = forward(X, self.coefs_, self.intercepts_, self.activation)
-        return output_proba(Z, self.out_activation_)
+        return forward(X, self.coefs_, self.intercepts_, self.activation)
+
+    def _output(self, X):
+        return output_proba(self._logits(X), self.out_activation_)
 
     def predict(self, X):
         """Predicted classes (or label indicator rows, for multilabel targets).
@@ -414,14 +417,24 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         return P
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`.
+        """Logarithm of :meth:`predict_proba`, computed from the output layer's logits.
+
+        ``log softmax(Z)`` for multiclass targets, ``log sigma(+-z)`` for two
+        classes and ``log sigma(Z)`` per label for multilabel targets, so that
+        a confidently classified row gets the log-probability of its unlikely
+        classes (about minus its margin), not the ``-inf`` of the logarithm of
+        a probability rounded to 0.
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        Z = self._logits(X)
+        if self.out_activation_ == "softmax":
+            return log_softmax(Z)
+        if self.n_outputs_ == 1 and self._binarizer.y_type_ != "multilabel-indicator":
+            return np.hstack([log_sigmoid(-Z), log_sigmoid(Z)])  # classes 0 and 1
+        return log_sigmoid(Z)
 
     # -- helpers -----------------------------------------------------------
 

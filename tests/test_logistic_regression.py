@@ -194,11 +194,38 @@ def test_probabilities_are_stable_for_huge_scores():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         P = clf.predict_proba(X * 1e4)
-        L = clf.predict_log_proba(X[:5] * 1e4)
     assert np.all((P >= 0) & (P <= 1))
     np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-12)
-    assert np.all(np.isfinite(L) | (L == -np.inf))
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[np.argmax(clf.predict_proba(X), axis=1)])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loader", [load_breast_cancer, load_iris], ids=["binary", "multinomial"])
+def test_log_probabilities_come_from_the_logits(loader, dtype):
+    # Inputs spread 1e3 times about their mean make the logits huge (|z| up to
+    # ~1e5, of both signs): many probabilities round to 0, and
+    # log(predict_proba) would be -inf there. The log-probabilities must be
+    # scipy's log_expit(-z), log_expit(z) or log_softmax(Z) of the same logits. Both sides take the same logits and
+    # make a few roundings each: 8 eps relative; scipy's log of a rounded sum
+    # is only ~eps absolute where log p ~ 0 (atol). Rejects log(predict_proba)
+    # (-inf), log(1 - p) for the first class, and a log_softmax without the
+    # shift by the row maximum (overflow, nan).
+    from scipy.special import log_expit, log_softmax
+
+    X, y = loader(return_X_y=True)
+    clf = LogisticRegressionGD().fit(X.astype(dtype), y)
+    X_big = (X.mean(axis=0) + 1e3 * (X - X.mean(axis=0))).astype(dtype)  # both signs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        L = clf.predict_log_proba(X_big)
+        P = clf.predict_proba(X_big)
+    d = clf.decision_function(X_big).astype(np.float64)
+    expected = log_softmax(d, axis=1) if d.ndim == 2 else np.column_stack([log_expit(-d), log_expit(d)])
+    eps = np.finfo(dtype).eps
+    assert L.dtype == dtype and L.shape == P.shape
+    assert np.all(np.any(P == 0, axis=0))  # every class has rows where log(P) would be -inf
+    assert np.all(np.isfinite(L))
+    np.testing.assert_allclose(L, expected, rtol=8 * eps, atol=4 * eps)
 
 
 def test_binary_decision_function_and_labels():

@@ -350,6 +350,63 @@ def test_binary_and_multilabel_outputs():
     assert clf.score(X, Y) > 0.8  # subset accuracy
 
 
+def _output_logits(clf, X):
+    """The output layer's logits, by a forward pass written out here from coefs_ and intercepts_."""
+    act = {"identity": lambda Z: Z, "logistic": expit, "tanh": np.tanh,
+           "relu": lambda Z: np.maximum(Z, 0)}[clf.activation]
+    A = np.asarray(X, dtype=np.float64)
+    for i, (W, b) in enumerate(zip(clf.coefs_, clf.intercepts_)):
+        Z = A @ W.astype(np.float64) + b.astype(np.float64)
+        A = act(Z) if i < len(clf.coefs_) - 1 else Z
+    return A
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", OUTPUTS)
+def test_log_probabilities_come_from_the_logits(kind, dtype):
+    # A relu network is positively homogeneous, so inputs scaled by 1e3 give
+    # logits 1e3 times larger (up to ~3e5 here): many probabilities round to
+    # 0, where log(predict_proba) would be -inf. The log-probabilities must be
+    # scipy's log_softmax / log_expit of the output logits, recomputed here in
+    # float64 by an independent forward pass. Each logit of ours carries the
+    # rounding of its dot products, ~ eps |z| (measured 0.7 eps32 max|z| in
+    # float32, exact in float64), and a log-probability inherits those
+    # absolute errors: 16 eps times the row's largest logit, absolute, plus
+    # 16 eps relative. Rejects log(predict_proba) (-inf), log(1 - p) for the
+    # binary model's first class, and a multilabel output given two columns.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 5))
+    if kind == "multiclass":
+        y = np.argmax(X[:, :3], axis=1)
+    elif kind == "binary":
+        y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    else:
+        y = (X[:, :3] > 0).astype(int)
+    clf = MLPClassifierScratch(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0,
+                               max_iter=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X.astype(dtype), y)
+    X_big = (X * 1e3).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        L = clf.predict_log_proba(X_big)
+        P = clf.predict_proba(X_big)
+    Z = _output_logits(clf, X_big)
+    if kind == "multiclass":
+        expected = log_softmax(Z, axis=1)
+    elif kind == "binary":
+        expected = np.hstack([log_expit(-Z), log_expit(Z)])
+    else:
+        expected = log_expit(Z)
+    assert L.dtype == dtype and L.shape == P.shape == expected.shape
+    assert np.all(np.any(P == 0, axis=0))  # every column has rows where log(P) would be -inf
+    assert np.all(np.isfinite(L))
+    eps = np.finfo(dtype).eps
+    bound = 16 * eps * (np.abs(Z).max(axis=1, keepdims=True) + np.abs(expected))
+    assert np.all(np.abs(L - expected) <= bound)
+
+
 def test_early_stopping_restores_the_best_weights():
     # Same seed: scikit-learn holds out the same rows, trains on the same
     # batches and keeps the same best epoch; the restored weights agree.
