@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.multiclass import unique_labels
 
 
 def restore_on_failure(method):
@@ -29,6 +30,44 @@ def restore_on_failure(method):
             raise
 
     return wrapper
+
+
+def partial_fit_classes(estimator, classes, first):
+    """The classes of a ``partial_fit`` call: set by the first call, checked by the later ones.
+
+    scikit-learn's contract for ``partial_fit`` (as its
+    ``_check_partial_fit_first_call`` enforces it): the first call must name
+    every class that will ever be seen; a later call may omit ``classes``,
+    but classes that differ from the fitted ``classes_`` are an error, not
+    silently ignored.
+
+    Parameters
+    ----------
+    estimator : object
+        The classifier; on a later call its ``classes_`` are the reference.
+    classes : array-like of shape (n_classes,) or None
+        The ``classes`` argument of the call.
+    first : bool
+        Whether this call starts the model.
+
+    Returns
+    -------
+    classes : ndarray of shape (n_classes,)
+        The sorted classes of the model.
+    """
+    if not first:
+        if classes is not None and not np.array_equal(estimator.classes_, unique_labels(classes)):
+            raise ValueError(
+                f"`classes={classes!r}` is not the same as on last call to partial_fit, "
+                f"was: {estimator.classes_!r}"
+            )
+        return estimator.classes_
+    if classes is None:
+        raise ValueError("classes must be passed on the first call to partial_fit.")
+    classes = unique_labels(classes)
+    if classes.shape[0] < 2:
+        raise ValueError("partial_fit needs at least 2 classes in `classes`.")
+    return classes
 
 
 def _available_memory_bytes():

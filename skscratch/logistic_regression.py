@@ -17,7 +17,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._base import restore_on_failure
+from ._base import partial_fit_classes, restore_on_failure
 from ._linear_logit import WhitenedLogit, predict_proba_from_logits
 from ._losses import log_sigmoid, log_softmax
 from ._optim import SGD, Adam, TrainingState, run_epochs, spectral_descent
@@ -298,21 +298,30 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         The first call needs ``classes`` (all the classes that will ever be
         seen) and fixes the whitening coordinates from its batch.
 
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data of this call.
+        y : array-like of shape (n_samples,)
+            Target labels, each one of ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            All the classes that will ever be seen; required on the first
+            call. Later calls may omit it; classes that differ from
+            ``classes_`` raise a ``ValueError``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples; ``None`` means all ones.
+
         Returns
         -------
         self : object
+            The fitted estimator.
         """
         first = not hasattr(self, "classes_") or not hasattr(self, "_problem_metric")
         if first:
             self._validate_params()
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit.")
-            classes = np.unique(np.asarray(classes))
-            if classes.shape[0] < 2:
-                raise ValueError("partial_fit needs at least 2 classes in `classes`.")
+        classes = partial_fit_classes(self, classes, first)
         X, y, sample_weight, dtype = self._validate_xy(X, y, sample_weight, reset=first)
-        if first:
-            self.classes_ = classes
+        self.classes_ = classes
         unknown = np.setdiff1d(np.unique(y), self.classes_)
         if unknown.size:
             raise ValueError(

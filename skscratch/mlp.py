@@ -17,7 +17,7 @@ from sklearn.utils.validation import (
     _check_sample_weight, check_is_fitted, column_or_1d, validate_data,
 )
 
-from ._base import restore_on_failure
+from ._base import partial_fit_classes, restore_on_failure
 from ._losses import log_sigmoid, log_softmax
 from ._network import NetworkProblem, forward, glorot_init, output_proba
 from ._optim import SGD, Adam, TrainingState, lbfgs, run_epochs
@@ -313,7 +313,8 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
         classes : array-like of shape (n_classes,), default=None
             All the classes that will ever be seen; required on the first
-            call (except for multilabel targets), ignored afterwards.
+            call (except for multilabel targets). Later calls may omit it;
+            classes that differ from ``classes_`` raise a ``ValueError``.
 
         Returns
         -------
@@ -325,16 +326,12 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         if self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True.")
         X, y, sample_weight = self._validate_xy(X, y, sample_weight, reset=first)
-        if first:
-            if type_of_target(y).startswith("multilabel"):
-                binarizer = LabelBinarizer().fit(y)
-            elif classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit.")
-            else:
-                binarizer = LabelBinarizer().fit(np.asarray(classes))
-                if binarizer.classes_.shape[0] < 2:
-                    raise ValueError("partial_fit needs at least 2 classes in `classes`.")
+        if first and type_of_target(y).startswith("multilabel"):
+            binarizer = LabelBinarizer().fit(y)
+        elif first:
+            binarizer = LabelBinarizer().fit(partial_fit_classes(self, classes, first))
         else:
+            partial_fit_classes(self, classes, first)  # raises if they changed
             binarizer = self._binarizer
         if binarizer.y_type_ != "multilabel-indicator":
             unknown = np.setdiff1d(np.unique(y), binarizer.classes_)

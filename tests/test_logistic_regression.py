@@ -298,8 +298,19 @@ def test_partial_fit():
         clf.partial_fit(X[:10, :5], y[:10])
     np.testing.assert_array_equal(clf.coef_, before[0])
     assert clf.n_iter_ == before[1]
+    # Classes other than the first call's raise scikit-learn's error (its
+    # words, as MLPClassifier.partial_fit gives them); the same ones in
+    # another order are the same classes.
+    with pytest.raises(ValueError, match=r"`classes=\[0, 1\]` is not the same as on last call to "
+                                         r"partial_fit, was: array\(\[0, 1, 2\]\)"):
+        clf.partial_fit(X[:10], y[:10], classes=[0, 1])
+    np.testing.assert_array_equal(clf.coef_, before[0])
+    assert clf.n_iter_ == before[1]
+    clf.partial_fit(X[:10], y[:10], classes=[2, 0, 1])
     with pytest.raises(ValueError, match="classes must be passed"):
         LogisticRegressionGD(solver="adam").partial_fit(X, y)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        LogisticRegressionGD(solver="adam").partial_fit(X, np.zeros(len(X)), classes=[0])
     assert not hasattr(LogisticRegressionGD(solver="gd"), "partial_fit")
 
 

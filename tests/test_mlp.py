@@ -501,6 +501,34 @@ def test_partial_fit():
     assert not hasattr(MLPClassifierScratch(solver="lbfgs"), "partial_fit")
 
 
+@pytest.mark.parametrize("fitted_by", ["partial_fit", "fit"])
+def test_partial_fit_refuses_other_classes_as_scikit_learn_does(fitted_by):
+    # The classes are fixed by the first call (or by fit); a later call may
+    # omit them or repeat them (in any order), but different ones raise
+    # scikit-learn's ValueError, word for word, and leave the model as it was.
+    X, y = load_wine(return_X_y=True)
+    kw = dict(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
+    ours, twin = MLPClassifierScratch(**kw), MLPClassifier(**kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for est in (ours, twin):
+            if fitted_by == "fit":
+                est.fit(X, y)
+            else:
+                est.partial_fit(X, y, classes=[0, 1, 2])
+    coefs = [c.copy() for c in ours.coefs_]
+    messages = []
+    for est in (ours, twin):
+        with pytest.raises(ValueError, match="is not the same as on last call") as exc:
+            est.partial_fit(X, np.minimum(y, 1), classes=[0, 1])
+        messages.append(str(exc.value))
+    assert messages[0] == messages[1]
+    for a, b in zip(ours.coefs_, coefs):
+        np.testing.assert_array_equal(a, b)
+    ours.partial_fit(X, y, classes=[2, 0, 1])
+    ours.partial_fit(X, y)
+
+
 def test_partial_fit_after_another_solver():
     # A model fitted by L-BFGS, then switched to Adam, trains on from its weights.
     X, y = load_wine(return_X_y=True)
