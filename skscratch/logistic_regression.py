@@ -139,8 +139,12 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted.
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Coefficients in the original feature space: one row (the logit of
+        ``classes_[1]``) for two classes, one row per class otherwise.
     intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts; zeros when ``fit_intercept=False``.
     n_iter_ : int
         Iterations ('gd') or epochs run by the last fit.
     loss_curve_ : list of float
@@ -149,8 +153,12 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
     validation_scores_ : list of float or None
         Validation accuracy per epoch with early stopping, else None.
     best_validation_score_ : float or None
+        The best validation accuracy with early stopping, else None.
     n_features_in_ : int
+        Number of features seen during :term:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
 
     See Also
     --------
@@ -229,12 +237,17 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
         y : array-like of shape (n_samples,)
+            Target labels.
         sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples, multiplied by the class weights; ``None``
+            means all ones.
 
         Returns
         -------
         self : object
+            The fitted estimator.
         """
         X, y, sample_weight, dtype = self._validate_xy(X, y, sample_weight, reset=True)
         classes = np.unique(y)
@@ -351,9 +364,15 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         """Logits: ``X @ coef_.T + intercept_``, shape (n,) for two classes.
 
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The logit of ``classes_[1]`` for two classes, else one per class.
         """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
@@ -363,18 +382,30 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         """Most probable class of each row.
 
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
         """
         return self._labels(self.decision_function(X))
 
     def predict_proba(self, X):
         """Class probabilities, in the order of ``classes_``.
 
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            Each row sums to 1.
         """
         scores = self.decision_function(X)
         Z = scores[:, None] if scores.ndim == 1 else scores
@@ -388,9 +419,15 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         unlikely classes (about minus its margin), not the ``-inf`` of the
         logarithm of a probability rounded to 0.
 
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities in the order of ``classes_``.
         """
         scores = self.decision_function(X)
         if scores.ndim == 2:

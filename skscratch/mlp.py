@@ -85,6 +85,7 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         their accuracy stops improving, and keep the best weights ('sgd',
         'adam').
     validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam's moment decay rates and its denominator's guard.
     n_iter_no_change : int, default=10
@@ -98,9 +99,12 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted (the label columns' indices for multilabel
+        targets).
     coefs_ : list of ndarray
         ``coefs_[i]`` has shape ``(units of layer i, units of layer i + 1)``.
     intercepts_ : list of ndarray
+        ``intercepts_[i]`` has shape ``(units of layer i + 1,)``.
     loss_ : float
         The last epoch's mean loss ('sgd', 'adam'), or the final objective ('lbfgs').
     best_loss_ : float or None
@@ -110,14 +114,20 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
     validation_scores_ : list of float or None
         Each epoch's validation accuracy, with early stopping.
     best_validation_score_ : float or None
+        The best validation accuracy with early stopping, else None.
     t_ : int
         Number of training samples seen.
     n_iter_ : int
+        Epochs ('sgd', 'adam') or iterations ('lbfgs') of the last call to
+        ``fit`` or ``partial_fit``.
     n_layers_ : int
+        Number of layers, the input and output layers included.
     n_outputs_ : int
+        Number of output units.
     out_activation_ : str
         'softmax' for several classes, 'logistic' for two or for labels.
     n_features_in_ : int
+        Number of features seen during :term:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Only when X has string column names.
 
@@ -216,13 +226,17 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels, or a label indicator matrix (multilabel).
         sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples, multiplied by the class weights; ``None``
+            means all ones.
 
         Returns
         -------
         self : object
+            The fitted estimator.
         """
         warm = self.warm_start and hasattr(self, "coefs_")
         X, y, sample_weight = self._validate_xy(X, y, sample_weight, reset=not warm)
@@ -309,8 +323,12 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data of this call.
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a label indicator matrix (multilabel).
         sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples, multiplied by the class weights; ``None``
+            means all ones.
         classes : array-like of shape (n_classes,), default=None
             All the classes that will ever be seen; required on the first
             call (except for multilabel targets). Later calls may omit it;
@@ -319,6 +337,7 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self : object
+            The fitted estimator.
         """
         first = not hasattr(self, "coefs_")
         if first:
@@ -389,9 +408,15 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         """Predicted classes (or label indicator rows, for multilabel targets).
 
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Labels from ``classes_``, or 0/1 indicator rows.
         """
         P = self._output(X)
         if self.n_outputs_ == 1:
@@ -404,9 +429,15 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         For two classes the columns are ``1 - p`` and ``p``; for multilabel
         targets, each label's own probability.
 
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
         """
         P = self._output(X)
         if self.n_outputs_ == 1 and self._binarizer.y_type_ != "multilabel-indicator":
@@ -422,9 +453,15 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         classes (about minus its margin), not the ``-inf`` of the logarithm of
         a probability rounded to 0.
 
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities in the order of ``classes_``.
         """
         Z = self._logits(X)
         if self.out_activation_ == "softmax":
