@@ -49,7 +49,7 @@ class Metric:
 
 
 class WhitenedLogit:
-    """The logistic objective in whitened coordinates, for the engine in :mod:`._optim`.
+    """The logistic objective in whitened coordinates, for the engines in :mod:`._fullbatch` and :mod:`._stochastic`.
 
     Parameters
     ----------
@@ -126,7 +126,7 @@ class WhitenedLogit:
         of variables: the objective and its minimizer are unchanged, only the
         coordinates the optimizer moves in. The new metric no longer majorizes
         the Hessian everywhere, so it needs a line-searched method
-        (:func:`._optim.spectral_descent`). For the softmax, the curvature of
+        (:func:`._fullbatch.spectral_descent`). For the softmax, the curvature of
         a sample is taken as ``max_j p_j (1 - p_j)``, a scalar per sample, so
         that one factor still serves every class.
         """

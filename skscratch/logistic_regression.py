@@ -1,7 +1,7 @@
 """Logistic regression by gradient descent: the scikit-learn estimator.
 
 Validation and scikit-learn conventions only; the objective is in
-:mod:`skscratch._linear_logit`, the optimizers in :mod:`skscratch._optim`.
+:mod:`skscratch._linear_logit`, the optimizers in :mod:`skscratch._fullbatch` and :mod:`skscratch._stochastic`.
 """
 
 from numbers import Integral, Real
@@ -20,7 +20,9 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from ._base import partial_fit_classes, restore_on_failure
 from ._linear_logit import WhitenedLogit, predict_proba_from_logits
 from ._losses import log_sigmoid, log_softmax
-from ._optim import SGD, Adam, TrainingState, run_epochs, spectral_descent
+from ._fullbatch import spectral_descent
+from ._stochastic import SGD, Adam, run_epochs
+from ._training import TrainingState
 
 # In whitened coordinates the gradient is 1-Lipschitz, so these hold on raw
 # and scaled data alike; the stochastic ones were chosen on the shipped data

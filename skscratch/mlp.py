@@ -20,7 +20,9 @@ from sklearn.utils.validation import (
 from ._base import partial_fit_classes, restore_on_failure
 from ._losses import log_sigmoid, log_softmax
 from ._network import NetworkProblem, forward, glorot_init, output_proba
-from ._optim import SGD, Adam, TrainingState, lbfgs, run_epochs
+from ._fullbatch import lbfgs
+from ._stochastic import SGD, Adam, run_epochs
+from ._training import TrainingState
 
 _STOCHASTIC = ("sgd", "adam")
 
@@ -141,7 +143,7 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
     The derivation (forward pass, the chain rule, the delta recurrence,
     initialization, softmax with cross-entropy) is in the documentation's
     neural-network page; the code is in ``skscratch/_network.py`` and the
-    optimizers in ``skscratch/_optim.py``, shared with
+    optimizers in ``skscratch/_stochastic.py`` and ``skscratch/_fullbatch.py``, shared with
     :class:`LogisticRegressionGD`.
 
     Examples

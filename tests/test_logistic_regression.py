@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skscratch import LogisticRegressionGD, logistic_regression
 from skscratch._linear_logit import WhitenedLogit
-from skscratch._optim import DivergenceError
+from skscratch._training import DivergenceError
 
 LOADERS = {"breast_cancer": load_breast_cancer, "iris": load_iris, "wine": load_wine, "digits": load_digits}
 

@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skscratch import MLPClassifierScratch
 from skscratch._network import NetworkProblem, glorot_init
-from skscratch._optim import DivergenceError
+from skscratch._training import DivergenceError
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 OUTPUTS = ["binary", "multiclass", "multilabel"]

@@ -6,17 +6,9 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from skscratch._optim import (
-    SGD,
-    Adam,
-    DivergenceError,
-    TrainingState,
-    _wolfe_step,
-    batches,
-    lbfgs,
-    run_epochs,
-    spectral_descent,
-)
+from skscratch._fullbatch import _wolfe_step, lbfgs, spectral_descent
+from skscratch._stochastic import SGD, Adam, batches, run_epochs
+from skscratch._training import DivergenceError, TrainingState
 
 
 class LeastSquares:
