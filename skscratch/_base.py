@@ -2,9 +2,11 @@
 
 import functools
 import os
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import unique_labels
 
 
@@ -99,3 +101,47 @@ def densify(X, dtype=np.float64, max_fraction=0.25):
             f"or features (for example with feature selection), or fit on a subsample."
         )
     return X.toarray().astype(dtype, copy=False)
+
+
+def class_sample_weight(class_weight, classes, y, sample_weight, partial=False):
+    """Per-row weights: ``sample_weight`` (or ones) times the weight of each row's class.
+
+    ``class_weight`` is ``None``, a dict ``{class: weight}`` (classes not
+    named weigh 1) or ``'balanced'``: ``n / (n_classes * count(class))``, as
+    scikit-learn's ``compute_class_weight`` gives it. 'balanced' needs the
+    counts of all the data, which an incremental call does not see; as in
+    scikit-learn's ``SGDClassifier``, ``partial=True`` refuses it.
+    """
+    if class_weight is None:
+        return sample_weight
+    if isinstance(class_weight, str):
+        if partial:
+            raise ValueError(
+                "class_weight='balanced' is not supported for partial_fit: the class "
+                "frequencies of all the data are not known to a single call. Pass the "
+                "weights as a dict, for example from "
+                "sklearn.utils.class_weight.compute_class_weight on all the labels."
+            )
+        weights = compute_class_weight(class_weight, classes=classes, y=y)
+    else:
+        weights = np.array([float(class_weight.get(c, 1.0)) for c in classes])
+    per_row = weights[np.searchsorted(classes, y)]
+    if sample_weight is None:
+        return per_row
+    return sample_weight * per_row.astype(sample_weight.dtype, copy=False)
+
+
+def batch_size(requested, n_samples):
+    """The mini-batch size: 'auto' is ``min(200, n)``; a larger request is clipped, with a warning."""
+    if requested == "auto":
+        return min(200, n_samples)
+    if requested > n_samples:
+        warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                      "going to be clipped", UserWarning)
+    return min(requested, n_samples)
+
+
+def check_finite_params(*arrays, name="coefficients", advice="lower learning_rate_init"):
+    """Refuse non-finite fitted parameters with a message that says what to do."""
+    if not all(np.all(np.isfinite(a)) for a in arrays):
+        raise ValueError(f"The fit produced non-finite {name}; {advice}.")

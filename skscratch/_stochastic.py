@@ -75,6 +75,18 @@ class SGD:
             else:
                 p += v
 
+    def step_sizes(self):
+        """The step size of the last update, per parameter array (a scalar each)."""
+        return [self.learning_rate] * len(self.velocities)
+
+    def change_coordinates(self, factors):
+        """The parameters were rescaled, ``theta_new = factors * theta``: follow with the velocities.
+
+        A velocity is a displacement of the parameters, so it scales as they do.
+        """
+        for v, f in zip(self.velocities, factors):
+            v *= f
+
     def iteration_ends(self, time_step):
         """End of an epoch; ``time_step`` is the number of samples seen."""
         if self.lr_schedule == "invscaling":
@@ -127,6 +139,22 @@ class Adam:
             v += (1 - b2) * (g * g)
             p -= eta * m / (np.sqrt(v) + self.epsilon)
 
+    def step_sizes(self):
+        """The per-coordinate step ``eta_t / (sqrt(s) + eps)`` of the last update."""
+        return [self.learning_rate / (np.sqrt(v) + self.epsilon) for v in self.vs]
+
+    def change_coordinates(self, factors):
+        """The parameters were rescaled, ``theta_new = factors * theta``: follow with the moments.
+
+        The gradient in the new coordinates is the old one divided by the
+        factor, so the first moment is divided by it and the second by its
+        square; for a diagonal rescaling Adam then continues exactly as if it
+        had run in the new coordinates from the start (up to ``eps``).
+        """
+        for m, v, f in zip(self.ms, self.vs, factors):
+            m /= f
+            v /= f * f
+
     def iteration_ends(self, time_step):
         """Adam's rate needs no schedule."""
 
@@ -156,7 +184,7 @@ def batches(order, batch_size, rng, shuffle):
 
 def run_epochs(problem, optimizer, params, n_samples, *, batch_size, max_iter, shuffle,
                rng, tol, n_iter_no_change, early_stopping, state=None, verbose=False,
-               incremental=False):
+               incremental=False, proximal=None, callback=None):
     """Train ``params`` in place by mini-batch steps of ``optimizer``.
 
     Each epoch visits every row once. The epoch's loss is the size-weighted
@@ -169,6 +197,11 @@ def run_epochs(problem, optimizer, params, n_samples, *, batch_size, max_iter, s
 
     ``incremental=True`` runs exactly one epoch with no stopping test (the
     contract of scikit-learn's ``partial_fit``).
+
+    ``proximal(params, step_sizes)``, when given, follows every update: the
+    proximal map of a non-smooth penalty at the optimizer's step sizes (a
+    proximal stochastic gradient method). ``callback(n_iter, params, loss)``
+    is called at the end of each epoch and may return True to stop there.
 
     Returns
     -------
@@ -192,6 +225,8 @@ def run_epochs(problem, optimizer, params, n_samples, *, batch_size, max_iter, s
             check_finite(loss, state.n_iter + 1)
             total += loss * idx.shape[0]
             optimizer.update_params(params, grads)
+            if proximal is not None:
+                proximal(params, optimizer.step_sizes())
         state.n_iter += 1
         state.t += n_samples
         loss = total / n_samples
@@ -200,6 +235,9 @@ def run_epochs(problem, optimizer, params, n_samples, *, batch_size, max_iter, s
             print(f"Iteration {state.n_iter}, loss = {loss:.8f}")
         _update_no_improvement(problem, params, state, tol, early_stopping, verbose)
         optimizer.iteration_ends(state.t)
+        if callback is not None and callback(state.n_iter, params, loss):
+            stopped = True
+            break
         if incremental:
             break
         if state.no_improvement_count > n_iter_no_change:

@@ -51,7 +51,7 @@ NUMPY_ALLOWED = frozenset(
     "reshape ravel transpose swapaxes moveaxis expand_dims squeeze atleast_1d atleast_2d "
     "broadcast_to broadcast_arrays concatenate stack hstack vstack column_stack split "
     "array_split repeat tile flip roll where take take_along_axis put put_along_axis copyto "
-    "nonzero flatnonzero argwhere searchsorted sort argsort lexsort partition argpartition "
+    "nonzero flatnonzero argwhere ix_ searchsorted sort argsort lexsort partition argpartition "
     "unique setdiff1d intersect1d union1d isin ndindex ndenumerate newaxis "
     # elementwise arithmetic and functions (ufuncs)
     "abs absolute add subtract multiply divide true_divide floor_divide negative positive "
