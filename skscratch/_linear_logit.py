@@ -340,7 +340,8 @@ class LinearLogit:
         """
         if self._col_scale is None:
             if self.sparse:
-                scale = np.asarray(abs(self.X).max(axis=0).toarray(), dtype=np.float64).ravel()
+                scale = np.zeros(self.p)
+                np.maximum.at(scale, self.X.indices, np.abs(self.X.data))
             else:
                 scale = np.zeros(self.p)
                 for _, block in row_blocks(self.X):
@@ -413,7 +414,7 @@ class DiagonalMetric:
         # feature, a floor relative to the metric's scale does (a larger m_j
         # only shortens the step along a direction the data does not reach).
         floor = 1e-10 * max(float(np.mean(m_s)), 1e-300)
-        m_s = np.maximum(m_s + problem.lam2 / (scale * scale), floor)
+        m_s = np.maximum(m_s + (problem.lam2 / scale) / scale, floor)
         return cls(np.sqrt(m_s) * scale, b_curvature)
 
     @property
@@ -460,7 +461,7 @@ class CholeskyMetric:
         # As for the diagonal metric: lam2 I (in scaled coordinates lam2 / scale^2),
         # floored so that the factor exists and is well conditioned.
         floor = 1e-10 * max(float(np.mean(diag)), 1e-300)
-        A[np.diag_indices(problem.p)] += np.maximum(problem.lam2 / (scale * scale), floor)
+        A[np.diag_indices(problem.p)] += np.maximum((problem.lam2 / scale) / scale, floor)
         try:
             R = cholesky(A)
         except SingularMatrixError:
