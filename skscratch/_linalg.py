@@ -186,25 +186,24 @@ def _panel_qr(At, j0, j1, taus):
     return T
 
 
-def householder_qr(At, n_factor=None, block_size=64):
+def householder_qr(At, block_size=64):
     """Blocked Householder QR of ``A = At.T``, in place, in transposed storage.
 
     Parameters
     ----------
     At : ndarray of shape (n_cols, n_rows), C-contiguous float64
         The transpose of the matrix to factor. Overwritten: on return, for
-        the factored columns ``j < k``, ``At[j, :j+1]`` holds column ``j`` of
-        ``R`` and ``At[j, j+1:]`` the tail of reflector ``j``. Columns past
-        ``n_factor`` are not factored but have ``Q^T`` applied.
-    n_factor : int, default=None
-        How many leading columns to factor (default: all).
+        the factored columns ``j < k = min(n_cols, n_rows)``, ``At[j, :j+1]``
+        holds column ``j`` of ``R`` and ``At[j, j+1:]`` the tail of reflector
+        ``j``; the columns past ``k`` (wide matrices) hold ``Q^T`` applied to
+        them, i.e. the rest of the upper trapezoid R.
     block_size : int, default=64
         Columns per block of the compact WY update.
 
     Returns
     -------
     taus : ndarray of shape (k,)
-        Reflector scalars, ``k = min(n_factor, n_rows)``.
+        Reflector scalars, ``k = min(n_cols, n_rows)``.
     blocks : list of (j0, j1, T)
         The compact WY factor ``T`` of each block of columns ``j0..j1-1``,
         kept so that ``Q^T`` can later be applied as matrix products
@@ -217,9 +216,7 @@ def householder_qr(At, n_factor=None, block_size=64):
     the order of operations, not this bound.
     """
     n_cols, m = At.shape
-    if n_factor is None:
-        n_factor = n_cols
-    k = min(n_factor, m)
+    k = min(n_cols, m)
     taus = np.zeros(k)
     blocks = []
     for j0 in range(0, k, block_size):
