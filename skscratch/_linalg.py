@@ -806,7 +806,7 @@ class GramCOD:
         return self.project_out_null(theta)
 
 
-def lstsq(X, Y, rcond=None, solver="auto"):
+def lstsq(X, Y, rcond=None, solver="auto", refine=1):
     """Minimum-norm least-squares solution of ``X theta ~= Y``.
 
     Parameters
@@ -825,6 +825,8 @@ def lstsq(X, Y, rcond=None, solver="auto"):
         ``kappa = 1e7``, :class:`CholeskyQR2` when its orthogonality check
         passes; else :class:`HouseholderQR`, which also takes every wide
         problem.
+    refine : int, default=1
+        Steps of iterative refinement after the first solve.
 
     Returns
     -------
@@ -867,5 +869,108 @@ def lstsq(X, Y, rcond=None, solver="auto"):
             return None, 0, None
         fac = HouseholderQR(X, rcond)
     theta = fac.solve(Y)
-    theta += fac.solve(Y - op.matmat(theta))
+    for _ in range(refine):
+        theta += fac.solve(Y - op.matmat(theta))
     return theta, fac.rank, fac.name
+
+
+# ---------------------------------------------------------------------------
+# Triangular factors of row blocks, and their exact merge (streaming, TSQR)
+# ---------------------------------------------------------------------------
+
+
+def triangular_factor(M):
+    """The upper-trapezoidal R (``min(m, q) x q``) of ``M = Q R``, by Householder QR.
+
+    Only R is kept. For a stacked matrix ``M = [R_1; R_2; ...]`` this is the
+    combine step of TSQR (Demmel, Grigori, Hoemmen & Langou 2012): the R of
+    the stack is an R of the rows the stacked factors came from, because
+    ``M^T M = sum_i R_i^T R_i`` and QR is backward stable.
+    """
+    m, q = M.shape
+    At = np.array(M.T, dtype=np.float64, order="C")
+    householder_qr(At)
+    return upper_from_transposed(At, min(m, q), q)
+
+
+class CentredFactor:
+    """Total weight, weighted means and centred triangular factor of a block of rows.
+
+    For rows ``Z`` (n x q) with weights ``s``: ``weight = sum s``, ``mean =
+    s^T Z / weight`` and R with ``R^T R = (Z - 1 mean^T)^T S (Z - 1 mean^T)``,
+    the centred scatter matrix, from Householder QR of the centred, weighted
+    rows (never from the scatter matrix itself). With ``centre=False`` the
+    mean is held at zero and R factors ``Z^T S Z``.
+
+    :meth:`merge` combines two factors into the factor of all their rows,
+    exactly: the scatter of a union is the two scatters plus the between-
+    block term (Chan, Golub & LeVeque 1979),
+
+        C = C_a + C_b + (w_a w_b / w) (m_a - m_b)(m_a - m_b)^T,
+
+    so the merged R is the R of ``[R_a; R_b; sqrt(w_a w_b / w) (m_a - m_b)^T]``
+    (one extra row), a (2q + 1) x q QR. The means combine as
+    ``m = m_a + (w_b / w)(m_b - m_a)``. Memory is O(q^2) whatever the number
+    of rows merged; the order of merging changes only rounding. Merging is
+    the combine step of a TSQR reduction tree, so a block-wise (distributed)
+    fit can reuse it as it is.
+    """
+
+    def __init__(self, weight, mean, R, count, centre=True):
+        self.weight, self.mean, self.R, self.count, self.centre = weight, mean, R, count, centre
+
+    @classmethod
+    def from_rows(cls, Z, sample_weight=None, centre=True):
+        """The factor of the rows of dense ``Z`` (n x q)."""
+        Z = np.asarray(Z, dtype=np.float64)
+        n, q = Z.shape
+        s = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        weight = float(s.sum())
+        count = int(np.count_nonzero(s))
+        if weight <= 0.0:
+            return cls(0.0, np.zeros(q), np.zeros((0, q)), 0, centre)
+        mean = (s @ Z) / weight if centre else np.zeros(q)
+        Zc = (Z - mean) * np.sqrt(s)[:, None]
+        return cls(weight, mean, triangular_factor(Zc), count, centre)
+
+    @classmethod
+    def from_gram(cls, gram, weight, mean, count, centre=True):
+        """The factor from a (centred, weighted) scatter matrix, for sparse rows.
+
+        ``R = chol(C)`` is an R factor of the rows when C is definite; where
+        it is not (fewer rows than columns, dependent columns) the columns
+        with negligible pivots get zero rows (:func:`cholesky_drop`), which
+        keeps ``R^T R = C`` to rounding. The relative error is that of the
+        scatter matrix, ``kappa^2 u``: not QR-class, the price of not
+        densifying sparse rows.
+        """
+        q = gram.shape[0]
+        if weight <= 0.0:
+            return cls(0.0, np.zeros(q), np.zeros((0, q)), 0, centre)
+        R, _ = cholesky_drop(gram, tau=_EPS)
+        return cls(float(weight), mean, R, count, centre)
+
+    def merge(self, other):
+        """The factor of the rows of ``self`` and ``other`` together."""
+        if other.weight <= 0.0:
+            return self
+        if self.weight <= 0.0:
+            return other
+        weight = self.weight + other.weight
+        blocks = [self.R, other.R]
+        if self.centre:
+            delta = other.mean - self.mean
+            mean = self.mean + (other.weight / weight) * delta
+            # sqrt(w_a w_b / w) (m_a - m_b): the between-block scatter as one row.
+            blocks.append(np.sqrt(self.weight * other.weight / weight) * delta[None, :])
+        else:
+            mean = self.mean
+        R = triangular_factor(np.vstack(blocks))
+        return CentredFactor(weight, mean, R, self.count + other.count, self.centre)
+
+    def square(self, q=None):
+        """R padded with zero rows to a square q x q triangle."""
+        q = self.R.shape[1] if q is None else q
+        R = np.zeros((q, q))
+        R[: self.R.shape[0]] = self.R
+        return R

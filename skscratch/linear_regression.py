@@ -4,16 +4,23 @@ This module holds validation and scikit-learn conventions only; the numerics
 are in :mod:`skscratch._linalg`.
 """
 
-from numbers import Real
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._base import densify, restore_on_failure
-from ._linalg import lstsq
+from ._inference import COV_TYPES, inference_from_data, inference_from_factor
+from ._linalg import CentredFactor, HouseholderQR, MatrixOperator, default_rcond, lstsq
+from ._lsq_sparse import MAX_EXACT_FEATURES, CentredOperator, lsmr, sparse_exact
+from ._nnls import nnls
 
 
 class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
@@ -120,14 +127,39 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "fit_intercept": ["boolean"],
-        "solver": [StrOptions({"auto", "householder"})],
+        "copy_X": ["boolean"],
         "tol": [Interval(Real, 0, 1, closed="left"), None],
+        "n_jobs": [None, Integral],
+        "positive": ["boolean"],
+        "solver": [StrOptions({"auto", "householder", "lsmr"})],
     }
 
-    def __init__(self, *, fit_intercept=True, solver="auto", tol=None):
+    def __init__(
+        self, *, fit_intercept=True, copy_X=True, tol=None, n_jobs=None, positive=False, solver="auto"
+    ):
         self.fit_intercept = fit_intercept
-        self.solver = solver
+        self.copy_X = copy_X
         self.tol = tol
+        self.n_jobs = n_jobs
+        self.positive = positive
+        self.solver = solver
+
+    def _validate_fit_data(self, X, y, sample_weight, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=False if self.positive else ("csr", "csc", "coo"),
+            dtype=[np.float64, np.float32],
+            y_numeric=True,
+            multi_output=True,
+            reset=reset,
+        )
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+        return X, y, sample_weight
 
     @restore_on_failure
     @_fit_context(prefer_skip_nested_validation=True)
@@ -137,7 +169,8 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data.
+            Training data. Sparse X is never densified (see ``solver``); it
+            is refused with ``positive=True``, as scikit-learn does.
 
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             Target values.
@@ -151,73 +184,252 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=("csr", "csc", "coo"),
-            dtype=[np.float64, np.float32],
-            y_numeric=True,
-            multi_output=True,
-        )
+        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=True)
         out_dtype = X.dtype
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
-        X = densify(X)
-        n_samples, n_features = X.shape
         Y = np.asarray(y, dtype=np.float64)
         Y = Y.reshape(-1, 1) if y.ndim == 1 else Y
+        n_features = X.shape[1]
+        sw = None if sample_weight is None else np.sqrt(sample_weight)
 
-        # Centring removes the intercept column from the solve: the intercept
-        # is then exact and unpenalized, and a column of ones beside features
-        # with large means would worsen the conditioning (Part 1's "add a
-        # column of ones" works, but centring is what real software does).
-        X_owned = False
         if self.fit_intercept:
-            if sample_weight is None:
-                x_mean = X.mean(axis=0, dtype=np.float64)
-                y_mean = Y.mean(axis=0)
-            else:
-                total = sample_weight.sum()
-                x_mean = (sample_weight @ X) / total
-                y_mean = (sample_weight @ Y) / total
-            Xc = X - x_mean  # float64: a new array we own
+            x_mean = _weighted_mean(X, sample_weight)
+            y_mean = _weighted_mean(Y, sample_weight)
             Yc = Y - y_mean
-            X_owned = True
         else:
-            x_mean = np.zeros(n_features)
-            y_mean = np.zeros(Y.shape[1])
-            Xc = X if X.dtype == np.float64 else X.astype(np.float64)
-            X_owned = Xc is not X
-            Yc = Y
-        if sample_weight is not None:
-            # Weighted least squares = ordinary least squares on rows scaled
-            # by sqrt(s_i); a zero weight zeroes its row, i.e. drops it.
-            sw = np.sqrt(sample_weight)
-            if X_owned:
-                Xc *= sw[:, None]
-            else:
-                Xc = Xc * sw[:, None]
-            Yc = Yc * sw[:, None]
+            x_mean, y_mean = np.zeros(n_features), np.zeros(Y.shape[1])
+            Yc = Y.copy()
+        if sw is not None:
+            Yc *= sw[:, None]  # weighted least squares: rows scaled by sqrt(s_i)
 
-        theta, rank, solver_used = lstsq(Xc, Yc, rcond=self.tol, solver=self.solver)
+        n_iter = None
+        if sp.issparse(X) and self.solver != "householder":
+            rcond, atol = _sparse_tolerances(self.tol, self.solver)
+            theta, rank, solver_used, n_iter = self._solve_sparse(
+                X, Yc, x_mean if self.fit_intercept else None, sw, rcond, atol
+            )
+        else:
+            Xc = self._centred_dense(densify(X), x_mean, sw)
+            if self.positive:
+                theta, n_iter = _by_target_blocks(lambda Yb: nnls(Xc, Yb), Yc, self.n_jobs)
+                rank, solver_used = None, "nnls"
+            elif self.solver == "lsmr":
+                theta, n_iter = _by_target_blocks(
+                    lambda Yb: _lsmr_checked(MatrixOperator(Xc), Yb, _sparse_tolerances(self.tol, "lsmr")[1]),
+                    Yc, self.n_jobs,
+                )
+                rank, solver_used = None, "lsmr"
+            else:
+                theta, rank, solver_used = lstsq(Xc, Yc, rcond=self.tol, solver=self.solver)
 
         # y_mean - x_mean^T theta, per target (exactly 0 without an intercept,
         # where both means are zeros).
         intercept = y_mean - x_mean @ theta
-        if y.ndim == 1:
+        self._set_coefficients(theta, intercept, y.ndim, out_dtype)
+        self.rank_ = None if rank is None else int(rank)
+        self.solver_ = solver_used
+        self.n_iter_ = n_iter
+        # A new fit ends any stream of partial_fit calls.
+        self.__dict__.pop("_stream", None)
+        return self
+
+    def _centred_dense(self, X, x_mean, sw):
+        """``diag(sqrt(s)) (X - 1 xbar^T)`` as float64, in place when ``copy_X=False`` allows.
+
+        In place only for a writeable float64 array that validation did not
+        already copy: then the caller's X is overwritten, as scikit-learn
+        does with ``copy_X=False``, and no n x p copy is made.
+        """
+        in_place = (not self.copy_X) and X.dtype == np.float64 and X.flags.writeable
+        if not self.fit_intercept and sw is None:
+            return X if X.dtype == np.float64 else X.astype(np.float64)
+        if in_place:
+            Xc = X
+            if self.fit_intercept:
+                Xc -= x_mean
+        elif self.fit_intercept:
+            Xc = X - x_mean  # float64: a new array we own
+        else:
+            Xc = X.astype(np.float64, copy=True)
+        if sw is not None:
+            Xc *= sw[:, None]
+        return Xc
+
+    def _solve_sparse(self, X, Yc, x_mean, sw, rcond, atol):
+        """Sparse X: the exact Gram path when p is small, else LSMR; never a dense copy of X."""
+        x_mean = np.zeros(X.shape[1]) if x_mean is None else x_mean
+        op = CentredOperator(X, x_mean, sw)
+        if self.solver == "auto":
+            exact = sparse_exact(op, Yc, rcond=rcond)
+            if exact is not None:
+                return (*exact, None)
+        theta, n_iter = _by_target_blocks(lambda Yb: _lsmr_checked(op, Yb, atol), Yc, self.n_jobs)
+        return theta, None, "lsmr", n_iter
+
+    def _set_coefficients(self, theta, intercept, y_ndim, out_dtype):
+        if y_ndim == 1:
             coef, intercept = theta[:, 0], float(intercept[0])
         else:
             coef = np.ascontiguousarray(theta.T)
             intercept = intercept.astype(out_dtype)
-
         self.coef_ = coef.astype(out_dtype, copy=False)
         self.intercept_ = intercept
-        self.rank_ = int(rank)
-        self.solver_ = solver_used
+
+    @restore_on_failure
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the least-squares fit with a batch of rows, exactly.
+
+        After any sequence of batches, ``coef_`` and ``intercept_`` are those
+        of one :meth:`fit` on all the rows seen (to rounding): the fit keeps
+        the triangular factor R of the centred, weighted ``[X | y]`` rows
+        seen so far, with their total weight and means, and merges each
+        batch's factor into it (:class:`~skscratch._linalg.CentredFactor`).
+        Memory is O((n_features + n_targets)^2) whatever the number of rows.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A batch of training rows. A sparse batch is factored through its
+            scatter matrix (no dense copy; accuracy ``kappa^2 u`` instead of
+            QR's ``kappa u`` for that batch).
+
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets of the batch; the same number of targets every call.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the batch's rows.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+
+        Notes
+        -----
+        The first call, and the first after :meth:`fit`, starts a new
+        stream. ``positive=True`` and ``solver='lsmr'`` are not supported
+        here. ``solver_`` is ``'streaming_qr'`` and ``rank_`` the numerical
+        rank of the merged factor.
+        """
+        stream = self.__dict__.get("_stream")
+        first = stream is None
+        if self.positive:
+            raise ValueError("partial_fit does not support positive=True; use fit.")
+        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=first)
+        Y = np.asarray(y, dtype=np.float64)
+        Y = Y.reshape(-1, 1) if y.ndim == 1 else Y
+        if not first and (Y.shape[1] != stream.n_targets or y.ndim != stream.y_ndim):
+            raise ValueError(
+                f"y has {Y.shape[1]} target(s) (ndim {y.ndim}); the previous partial_fit calls "
+                f"had {stream.n_targets} (ndim {stream.y_ndim}). Pass the same targets every call."
+            )
+        block = _batch_factor(X, Y, sample_weight, self.fit_intercept)
+        factor = block if first else stream.factor.merge(block)
+        n_features = X.shape[1]
+        rcond = self.tol if self.tol is not None else default_rcond(max(factor.count, 1), n_features)
+        R = factor.square()
+        R_xx, C = R[:n_features, :n_features], R[:n_features, n_features:]
+        # ||Xc theta - Yc||^2 = ||R_xx theta - C||^2 + ||R_yy||^2: the
+        # minimum-norm solution of the small triangular problem is the fit's.
+        fac = HouseholderQR(R_xx, rcond)
+        theta = fac.solve(C)
+        theta += fac.solve(C - R_xx @ theta)
+        x_mean, y_mean = factor.mean[:n_features], factor.mean[n_features:]
+        intercept = y_mean - x_mean @ theta
+        self._set_coefficients(theta, intercept, y.ndim, X.dtype if first else self.coef_.dtype)
+        self.rank_ = int(fac.rank)
+        self.solver_ = "streaming_qr"
+        self.n_iter_ = None
+        log_w = 0.0 if sample_weight is None else float(np.sum(np.log(sample_weight[sample_weight > 0])))
+        self._stream = _Stream(factor, Y.shape[1], y.ndim, log_w + (0.0 if first else stream.sum_log_weights))
         return self
+
+    def inference(self, X=None, y=None, sample_weight=None, cov_type="nonrobust"):
+        """Classical inference for the least-squares coefficients: standard errors, tests, fit statistics.
+
+        Nothing of this is computed by :meth:`fit`: the factorization of the
+        given rows is done here, on request.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), default=None
+            The rows the model was fitted on. ``None`` after
+            :meth:`partial_fit`: the kept triangular factor is used (only
+            ``cov_type='nonrobust'``, which needs no per-row residuals).
+
+        y : array-like of shape (n_samples,), default=None
+            Their targets (one target).
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            The weights of the fit (weighted least squares).
+
+        cov_type : {'nonrobust', 'HC0', 'HC1', 'HC2', 'HC3'}, default='nonrobust'
+            The covariance of the estimates: classical, or heteroskedasticity-
+            consistent (White's HC0 and its corrections HC1-HC3), as in
+            statsmodels.
+
+        Returns
+        -------
+        result : OLSInference
+            ``params``, ``bse``, ``tvalues``, ``pvalues``, ``conf_int(alpha)``,
+            ``rsquared``, ``rsquared_adj``, ``fvalue``, ``f_pvalue``, ``llf``,
+            ``aic``, ``bic``, ``df_model``, ``df_resid``, ``summary()``.
+            The intercept, when fitted, is the first parameter.
+
+        Raises
+        ------
+        ValueError
+            When inference is undefined: a rank-deficient design, no residual
+            degrees of freedom, sparse X wider than it is tall, or more than
+            one target.
+        """
+        check_is_fitted(self)
+        if cov_type not in COV_TYPES:
+            raise ValueError(f"cov_type must be one of {sorted(COV_TYPES)}; got {cov_type!r}.")
+        names = _parameter_names(self)
+        if X is None:
+            stream = self.__dict__.get("_stream")
+            if stream is None:
+                raise ValueError(
+                    "inference needs the training rows X and y, or a model fitted by partial_fit "
+                    "(whose kept factor replaces them)."
+                )
+            if cov_type != "nonrobust":
+                raise ValueError(
+                    f"cov_type={cov_type!r} needs each row's residual: pass X and y. The kept "
+                    "factor of partial_fit gives only the nonrobust covariance."
+                )
+            if stream.n_targets != 1:
+                raise ValueError("inference is for one target; the stream has "
+                                 f"{stream.n_targets}. Fit one target at a time.")
+            return inference_from_factor(stream.factor, self.n_features_in_, self.fit_intercept,
+                                         names, self.tol, stream.sum_log_weights)
+        if y is None:
+            raise ValueError("inference needs y together with X.")
+        X = validate_data(self, X, accept_sparse=("csr", "csc", "coo"),
+                          dtype=[np.float64, np.float32], reset=False)
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ValueError(f"inference is for one target at a time; y has shape {y.shape}.")
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows and y {y.shape[0]}: they must match.")
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                                 ensure_non_negative=True)
+        if sp.issparse(X):
+            if X.shape[0] < X.shape[1]:
+                raise ValueError(
+                    f"inference is undefined for X of shape {X.shape}: more features than rows."
+                )
+            if X.shape[1] > MAX_EXACT_FEATURES:
+                raise ValueError(
+                    f"inference on sparse X needs a dense p x p factor; {X.shape[1]} features is "
+                    f"more than {MAX_EXACT_FEATURES}. Select features first."
+                )
+        return inference_from_data(X, y, sample_weight, self.fit_intercept, cov_type, names,
+                                   self.tol)
 
     def predict(self, X):
         """Predict with the fitted linear model.
@@ -246,5 +458,99 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
+        tags.input_tags.sparse = not self.positive
         return tags
+
+
+class _Stream:
+    """What partial_fit keeps between calls: the merged factor and the targets' shape."""
+
+    def __init__(self, factor, n_targets, y_ndim, sum_log_weights):
+        self.factor, self.n_targets, self.y_ndim = factor, n_targets, y_ndim
+        # sum of log s_i over the rows seen: the weights' term of the log-likelihood
+        self.sum_log_weights = sum_log_weights
+
+
+def _weighted_mean(A, sample_weight):
+    """Column means of dense or sparse ``A``, weighted by ``sample_weight`` when given."""
+    if sample_weight is None:
+        return np.asarray(A.mean(axis=0, dtype=np.float64)).ravel()
+    if sp.issparse(A):
+        return np.asarray(A.T @ sample_weight).ravel() / sample_weight.sum()
+    return (sample_weight @ A) / sample_weight.sum()
+
+
+def _batch_factor(X, Y, sample_weight, centre):
+    """The centred factor of one batch of ``[X | Y]`` rows (dense QR, or sparse scatter)."""
+    if not sp.issparse(X):
+        return CentredFactor.from_rows(np.hstack([X.astype(np.float64, copy=False), Y]),
+                                       sample_weight, centre=centre)
+    n = X.shape[0]
+    s = np.ones(n) if sample_weight is None else sample_weight
+    weight = float(s.sum())
+    count = int(np.count_nonzero(s))
+    if weight <= 0.0:
+        return CentredFactor.from_rows(np.zeros((0, X.shape[1] + Y.shape[1])), None, centre)
+    x_mean = _weighted_mean(X, s) if centre else np.zeros(X.shape[1])
+    y_mean = (s @ Y) / weight if centre else np.zeros(Y.shape[1])
+    sw = np.sqrt(s)
+    op = CentredOperator(X, x_mean, sw)
+    Yc = (Y - y_mean) * sw[:, None]
+    G_xy = op.rmatmat(Yc)
+    q = X.shape[1] + Y.shape[1]
+    G = np.empty((q, q))
+    p = X.shape[1]
+    G[:p, :p] = op.gram()
+    G[:p, p:] = G_xy
+    G[p:, :p] = G_xy.T
+    G[p:, p:] = Yc.T @ Yc
+    return CentredFactor.from_gram(G, weight, np.r_[x_mean, y_mean], count, centre)
+
+
+def _sparse_tolerances(tol, solver):
+    """``(rcond, atol)`` for sparse X: ``tol`` is the rank cutoff of the exact path and,
+    as scikit-learn's ``tol`` is for its LSQR, the stopping tolerance of LSMR (1e-6 when None)."""
+    return tol, (1e-6 if tol is None or tol == 0.0 else tol)
+
+
+def _lsmr_checked(op, Y, atol):
+    theta, n_iter, converged = lsmr(op, Y, atol=atol, btol=atol)
+    return theta, _warn_unconverged(n_iter, converged)
+
+
+def _warn_unconverged(n_iter, converged):
+    if not np.all(converged):
+        warnings.warn(
+            f"LSMR stopped at its iteration limit ({int(np.max(n_iter))}) before reaching tol "
+            "for some target; the coefficients may be inaccurate. Scale the features or raise tol.",
+            ConvergenceWarning,
+        )
+    return n_iter
+
+
+def _by_target_blocks(solve, Y, n_jobs):
+    """``solve(Y_block) -> (theta_block, n_iter_block)`` over column blocks of Y.
+
+    ``n_jobs`` has scikit-learn's meaning: how many targets are solved in
+    parallel (threads; None means 1, -1 all processors). One block per job.
+    """
+    k = Y.shape[1]
+    jobs = 1 if n_jobs is None else (os.cpu_count() or 1) if n_jobs < 0 else n_jobs
+    jobs = max(1, min(jobs, k))
+    if jobs == 1:
+        return solve(Y)
+    blocks = np.array_split(np.arange(k), jobs)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(lambda idx: solve(np.ascontiguousarray(Y[:, idx])), blocks))
+    theta = np.hstack([r[0] for r in results])
+    n_iter = np.concatenate([np.atleast_1d(r[1]) for r in results])
+    return theta, n_iter
+
+
+def _parameter_names(estimator):
+    """Names of the parameters of inference: the intercept first, then the features."""
+    names = getattr(estimator, "feature_names_in_", None)
+    features = [str(n) for n in names] if names is not None else [
+        f"x{j}" for j in range(estimator.n_features_in_)
+    ]
+    return (["intercept"] if estimator.fit_intercept else []) + features

@@ -1,0 +1,290 @@
+"""Least squares on sparse X without densifying it.
+
+Two paths, both in O(nnz + n + p) memory per target beyond X itself:
+
+- **Exact** (few features): the centred, weighted Gram matrix ``A^T A``
+  (p x p) from sparse products, then the Gram-based solvers of
+  :mod:`skscratch._linalg` (semi-normal equations with refinement, or the
+  rank-deficient :class:`~skscratch._linalg.GramCOD`), which need only
+  products of ``A`` and ``A^T`` with thin dense blocks.
+- **Iterative** (many features): LSMR (Fong & Saunders 2011), a Krylov method
+  on the Golub-Kahan bidiagonalization of ``A`` that minimizes
+  ``||A^T r_k||`` over the Krylov subspace: its normal-equation residual
+  decreases monotonically, so stopping on it is safe at any iteration.
+  All targets run in lockstep: one sparse product per iteration serves every
+  target (the recurrences differ only in scalars, kept as arrays).
+
+``A`` is never formed: :class:`CentredOperator` applies the intercept's
+centring and the weights' row scaling inside the products,
+``A = diag(sqrt(s)) (X - 1 xbar^T)``.
+"""
+
+import numpy as np
+
+from ._linalg import lstsq
+
+# The exact path forms a dense p x p Gram matrix: up to this many features
+# (a 12.5 MB matrix, a Cholesky factorization of ~0.2 s) it is cheap.
+MAX_EXACT_FEATURES = 1250
+
+
+class CentredOperator:
+    """``A = diag(sw) (X - 1 xbar^T)`` for sparse ``X``, applied without forming it.
+
+    ``A B = sw * (X B - 1 (xbar^T B))`` and
+    ``A^T R = X^T (sw * R) - xbar (1^T (sw * R))``: each is one sparse
+    product plus rank-one corrections, O(nnz + n + p) per column of B.
+    """
+
+    dense = False
+
+    def __init__(self, X, x_mean, sw):
+        self.X = X.tocsr()
+        self.x_mean = x_mean
+        self.sw = sw
+        self.shape = X.shape
+
+    def matmat(self, B):
+        """``A @ B`` for a dense B of shape (p, k)."""
+        out = np.asarray(self.X @ B)
+        out -= self.x_mean @ B  # broadcasts the row xbar^T B over the n rows
+        if self.sw is not None:
+            out *= self.sw[:, None]
+        return out
+
+    def rmatmat(self, R):
+        """``A^T @ R`` for a dense R of shape (n, k)."""
+        if self.sw is not None:
+            R = R * self.sw[:, None]
+        out = np.asarray(self.X.T @ R)
+        out -= np.outer(self.x_mean, R.sum(axis=0))
+        return out
+
+    def gram(self):
+        """``A^T A = X^T S X - (sum s) xbar xbar^T`` (p x p, dense).
+
+        The centring enters as a rank-one correction of the sparse product.
+        Where a column's mean is large against its spread the correction
+        cancels digits (relative error ``u ||X^T S X|| / ||A^T A||``); the
+        refinement steps of the solve, which use exact products with A,
+        recover them.
+        """
+        Xw = self.X if self.sw is None else self.X.multiply(self.sw[:, None]).tocsr()
+        G = np.asarray((Xw.T @ Xw).toarray())
+        total = float(self.X.shape[0] if self.sw is None else self.sw @ self.sw)
+        G -= total * np.outer(self.x_mean, self.x_mean)
+        return G
+
+
+def _column_norms(X, x_mean, sw):
+    """``||A e_j||`` for every column, without cancellation.
+
+    ``sum_i s_i (x_ij - m_j)^2 = sum_{i in nz(j)} s_i ((x_ij - m_j)^2 - m_j^2)
+    + (sum_i s_i) m_j^2``; the first sum is split as nonzeros' terms
+    ``s_i (x_ij - m_j)^2`` plus ``m_j^2`` times the weight of the zero rows,
+    two non-negative parts.
+    """
+    Xc = X.tocsc()
+    n, p = X.shape
+    s = np.ones(n) if sw is None else sw * sw
+    rows = Xc.indices
+    col = np.repeat(np.arange(p), np.diff(Xc.indptr))
+    sq = s[rows] * (Xc.data - x_mean[col]) ** 2
+    nz_part = np.bincount(col, weights=sq, minlength=p)
+    nz_weight = np.bincount(col, weights=s[rows], minlength=p)
+    zero_weight = np.maximum(s.sum() - nz_weight, 0.0)
+    return np.sqrt(nz_part + zero_weight * x_mean**2)
+
+
+def lsmr(A, B, atol=1e-6, btol=1e-6, conlim=1e8, maxiter=None):
+    """LSMR for ``min ||A x - b||`` on every column b of B, in lockstep.
+
+    Parameters
+    ----------
+    A : operator with ``shape``, ``matmat`` and ``rmatmat``
+    B : ndarray of shape (n, k)
+    atol, btol : float
+        Stopping tolerances, with the meaning of Fong & Saunders (and of
+        ``scipy.sparse.linalg.lsmr``/``lsqr``): stop when
+        ``||r|| <= btol ||b|| + atol ||A|| ||x||`` (a consistent system
+        solved) or ``||A^T r|| <= atol ||A|| ||r||`` (the normal equations
+        solved), with ``||A||`` the Frobenius norm estimated on the way.
+    conlim : float
+        Stop when the estimated condition number exceeds it.
+    maxiter : int, default=None
+        ``min(n, p)`` when None... plus a margin (``2 * min(n, p)``).
+
+    Returns
+    -------
+    X : ndarray of shape (p, k)
+    n_iter : ndarray of shape (k,)
+    converged : ndarray of shape (k,) of bool
+        False where the iteration stopped at ``maxiter``.
+
+    Notes
+    -----
+    From zero, the iterates lie in the Krylov space of ``A^T A`` started at
+    ``A^T b``, inside the row space of A: on a rank-deficient problem the
+    limit is the minimum-norm solution (up to the rounding that leaks into
+    the null space, which the reorthogonalization-free recurrence does not
+    remove).
+    """
+    n, p = A.shape
+    k = B.shape[1]
+    if maxiter is None:
+        maxiter = 2 * min(n, p)
+    X_out = np.zeros((p, k))
+    n_iter = np.zeros(k, dtype=np.int64)
+    converged = np.ones(k, dtype=bool)
+
+    # Golub-Kahan start: beta_1 u_1 = b, alpha_1 v_1 = A^T u_1.
+    U = np.array(B, dtype=np.float64)
+    beta = np.sqrt(np.sum(U * U, axis=0))
+    live = beta > 0.0
+    act = np.flatnonzero(live)
+    if act.size == 0:
+        return X_out, n_iter, converged
+    U = U[:, act] / beta[act]
+    beta = beta[act]
+    V = A.rmatmat(U)
+    alpha = np.sqrt(np.sum(V * V, axis=0))
+    nonzero = alpha > 0.0
+    act, U, V, alpha, beta = act[nonzero], U[:, nonzero], V[:, nonzero], alpha[nonzero], beta[nonzero]
+    if act.size == 0:
+        return X_out, n_iter, converged  # A^T b = 0: x = 0 is a solution
+    V /= alpha
+
+    m = act.size
+    zetabar = alpha * beta
+    alphabar = alpha.copy()
+    rho = np.ones(m)
+    rhobar = np.ones(m)
+    cbar = np.ones(m)
+    sbar = np.zeros(m)
+    H = V.copy()
+    Hbar = np.zeros((p, m))
+    Xk = np.zeros((p, m))
+    # Quantities for the estimate of ||r|| (Fong & Saunders, section 5.3).
+    betadd = beta.copy()
+    betad = np.zeros(m)
+    rhodold = np.ones(m)
+    tautildeold = np.zeros(m)
+    thetatilde = np.zeros(m)
+    zeta = np.zeros(m)
+    normA2 = alpha * alpha
+    maxrbar = np.zeros(m)
+    minrbar = np.full(m, 1e100)
+    normb = beta.copy()
+    ctol = 1.0 / conlim if conlim > 0 else 0.0
+
+    itn = 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        while act.size and itn < maxiter:
+            itn += 1
+            # Bidiagonalization: beta u = A v - alpha u, alpha v = A^T u - beta v.
+            U = A.matmat(V) - alpha * U
+            beta = np.sqrt(np.sum(U * U, axis=0))
+            U /= np.where(beta > 0.0, beta, 1.0)
+            V = A.rmatmat(U) - beta * V
+            alpha = np.sqrt(np.sum(V * V, axis=0))
+            V /= np.where(alpha > 0.0, alpha, 1.0)
+
+            # Rotation P_k: eliminates beta below the diagonal (no damping).
+            rhoold = rho
+            rho = np.hypot(alphabar, beta)
+            c = alphabar / rho
+            s = beta / rho
+            thetanew = s * alpha
+            alphabar = c * alpha
+
+            # Rotation Pbar_k: turns R_k^T into the second bidiagonal.
+            rhobarold = rhobar
+            zetaold = zeta
+            thetabar = sbar * rho
+            rhotemp = cbar * rho
+            rhobar = np.hypot(rhotemp, thetanew)
+            cbar = rhotemp / rhobar
+            sbar = thetanew / rhobar
+            zeta = cbar * zetabar
+            zetabar = -sbar * zetabar
+
+            # x_k = x_{k-1} + (zeta / (rho rhobar)) hbar_k.
+            Hbar = H - (thetabar * rho / (rhoold * rhobarold)) * Hbar
+            Xk += (zeta / (rho * rhobar)) * Hbar
+            H = V - (thetanew / rho) * H
+
+            # ||r_k|| from the rotated right-hand side, O(1) per iteration.
+            betaacute = betadd
+            betahat = c * betaacute
+            betadd = -s * betaacute
+            thetatildeold = thetatilde
+            rhotildeold = np.hypot(rhodold, thetabar)
+            ctildeold = rhodold / rhotildeold
+            stildeold = thetabar / rhotildeold
+            thetatilde = stildeold * rhobar
+            rhodold = ctildeold * rhobar
+            betad = -stildeold * betad + ctildeold * betahat
+            tautildeold = (zetaold - thetatildeold * tautildeold) / rhotildeold
+            taud = (zeta - thetatilde * tautildeold) / rhodold
+            normr = np.sqrt((betad - taud) ** 2 + betadd**2)
+
+            # ||A||_F and cond(A) estimates from the bidiagonal.
+            normA2 = normA2 + beta * beta
+            normA = np.sqrt(normA2)
+            normA2 = normA2 + alpha * alpha
+            maxrbar = np.maximum(maxrbar, rhobarold)
+            if itn > 1:
+                minrbar = np.minimum(minrbar, rhobarold)
+            condA = np.maximum(maxrbar, rhotemp) / np.minimum(minrbar, rhotemp)
+
+            # ||A^T r_k|| = |zetabar|, monotonically decreasing (LSMR's point).
+            normar = np.abs(zetabar)
+            normx = np.sqrt(np.sum(Xk * Xk, axis=0))
+            test1 = normr / normb
+            test2 = normar / (normA * normr)
+            test3 = 1.0 / condA
+            rtol = btol + atol * normA * normx / normb
+            done = (
+                (test1 <= rtol)
+                | (test2 <= atol)
+                | ~(normA * normr > 0.0)
+                | (test3 <= ctol)
+                | (beta == 0.0)
+                | (alpha == 0.0)
+                | ~np.isfinite(normr)
+            )
+            if np.any(done):
+                X_out[:, act[done]] = Xk[:, done]
+                n_iter[act[done]] = itn
+                keep = ~done
+                act = act[keep]
+                (U, V, H, Hbar, Xk) = (M[:, keep] for M in (U, V, H, Hbar, Xk))
+                (alpha, beta, alphabar, rho, rhobar, cbar, sbar, zeta, zetabar, betadd, betad,
+                 rhodold, tautildeold, thetatilde, normA2, maxrbar, minrbar, normb) = (
+                    a[keep] for a in (alpha, beta, alphabar, rho, rhobar, cbar, sbar, zeta,
+                                      zetabar, betadd, betad, rhodold, tautildeold, thetatilde,
+                                      normA2, maxrbar, minrbar, normb))
+    if act.size:
+        X_out[:, act] = Xk
+        n_iter[act] = itn
+        converged[act] = False
+    return X_out, n_iter, converged
+
+
+def sparse_exact(A, Y, rcond=None):
+    """The exact path for a :class:`CentredOperator` ``A``, or ``None`` where it does not apply.
+
+    ``Y`` (n, k) must already be centred and weighted. Applies when
+    ``p <= MAX_EXACT_FEATURES <= n`` and a Gram-based solver certifies its
+    accuracy (:func:`skscratch._linalg.lstsq` on the operator); returns
+    ``(theta, rank, name)``.
+    """
+    n, p = A.shape
+    if not (0 < p <= MAX_EXACT_FEATURES and n >= p):
+        return None
+    # Two refinement steps: the Gram's rank-one centring may have cancelled
+    # digits that the exact products with A restore.
+    theta, rank, name = lstsq(A, Y, rcond=rcond, refine=2)
+    if theta is None:
+        return None
+    return theta, rank, name
