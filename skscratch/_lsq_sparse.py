@@ -61,18 +61,22 @@ class CentredOperator:
         return out
 
     def gram(self):
-        """``A^T A = X^T S X - (sum s) xbar xbar^T`` (p x p, dense).
+        """``A^T A = X^T S X - xbar c^T - c xbar^T + (sum s) xbar xbar^T`` with ``c = X^T s`` (p x p, dense).
 
-        The centring enters as a rank-one correction of the sparse product.
-        Where a column's mean is large against its spread the correction
-        cancels digits (relative error ``u ||X^T S X|| / ||A^T A||``); the
-        refinement steps of the solve, which use exact products with A,
-        recover them.
+        (For the weighted mean ``xbar = c / sum s`` the three corrections
+        collapse to ``-(sum s) xbar xbar^T``.) The centring enters as
+        low-rank corrections of the sparse product. Where a column's mean is
+        large against its spread they cancel digits (relative error
+        ``u ||X^T S X|| / ||A^T A||``); the refinement steps of the solve,
+        which use exact products with A, recover them.
         """
+        n = self.X.shape[0]
+        s = np.ones(n) if self.sw is None else self.sw * self.sw
         Xw = self.X if self.sw is None else self.X.multiply(self.sw[:, None]).tocsr()
         G = np.asarray((Xw.T @ Xw).toarray())
-        total = float(self.X.shape[0] if self.sw is None else self.sw @ self.sw)
-        G -= total * np.outer(self.x_mean, self.x_mean)
+        c = np.asarray(self.X.T @ s).ravel()
+        m = self.x_mean
+        G -= np.outer(m, c) + np.outer(c, m) - float(s.sum()) * np.outer(m, m)
         return G
 
 
