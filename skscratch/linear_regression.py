@@ -1,7 +1,9 @@
 """Ordinary least squares by Householder QR: the scikit-learn estimator.
 
 This module holds validation and scikit-learn conventions only; the numerics
-are in :mod:`skscratch._linalg`.
+are in :mod:`skscratch._linalg` (dense factorizations, factor merging),
+:mod:`skscratch._lsq_sparse` (sparse X), :mod:`skscratch._nnls`
+(``positive=True``) and :mod:`skscratch._inference` (:meth:`inference`).
 """
 
 import os
@@ -33,28 +35,26 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
     minimum-norm least-squares solution (rank-revealing QR with column
     pivoting and a complete orthogonal decomposition), the answer of
     :class:`sklearn.linear_model.LinearRegression` and of LAPACK's ``gelsd``
-    (see ``tol`` for where the two rank cutoffs differ).
+    (see ``tol`` for where the two rank cutoffs differ). Sparse ``X`` is
+    never densified, ``positive=True`` gives non-negative least squares,
+    :meth:`partial_fit` streams row batches exactly, and :meth:`inference`
+    gives standard errors, tests and fit statistics on request.
 
     Parameters
     ----------
     fit_intercept : bool, default=True
         Whether to fit an intercept. If True, ``X`` and ``y`` are centred
         (with weighted means under ``sample_weight``) before the solve and
-        the intercept is recovered as ``mean(y) - mean(X) @ coef_``.
+        the intercept is recovered as ``mean(y) - mean(X) @ coef_``. Sparse
+        ``X`` is centred implicitly, inside the products.
 
-    solver : {'auto', 'householder'}, default='auto'
-        - ``'householder'``: blocked Householder QR (compact WY), then QR with
-          column pivoting on the small triangle. The reference path, exact
-          for any rank.
-        - ``'auto'``: for tall ``X``, first ``R = chol(X^T X)`` (QR's R,
-          from one matrix product) and a cheap upper bound ``kappa_F`` on
-          the condition number. Then, by that bound: up to 1e5, the
-          corrected semi-normal equations ``R^T R theta = X^T y`` (one
-          correction step; as accurate as QR when ``kappa^2 u`` is small);
-          beyond, CholeskyQR2 when its orthogonality check passes (up to
-          about 1e7); otherwise, and for every rank-deficient or wide
-          ``X``, ``'householder'``. Each fast path is taken only where it
-          keeps QR-class accuracy. The path taken is stored in ``solver_``.
+    copy_X : bool, default=True
+        If True, ``X`` is never modified. If False, a dense float64 ``X`` may
+        be centred (and scaled by ``sqrt(sample_weight)``) in place, as
+        scikit-learn's twin does, which saves one n x p copy (peak memory of
+        a fit drops from about ``2 * X.nbytes`` to ``1 * X.nbytes`` beyond X
+        on the default path). Other dtypes and sparse ``X`` are never
+        overwritten.
 
     tol : float in [0, 1), default=None
         Relative cutoff for the numerical rank, the concept of
@@ -67,7 +67,45 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         ``numpy.linalg.lstsq``; ``scipy.linalg.lstsq`` cuts at ``eps``). Note
         that scikit-learn >= 1.9 defaults to ``tol=1e-6``, which discards
         directions with singular values below 1e-6 of the largest; pass
-        ``tol=1e-6`` to cut at about the same place.
+        ``tol=1e-6`` to cut at about the same place. When LSMR runs (sparse
+        X with many features, or ``solver='lsmr'``), ``tol`` is also its
+        ``atol`` and ``btol``, as scikit-learn's ``tol`` is for its LSQR;
+        ``None`` there means 1e-6, scikit-learn's default.
+
+    n_jobs : int, default=None
+        Number of targets solved in parallel (threads) where the work is per
+        target: ``positive=True`` and LSMR with several targets, the cases
+        where scikit-learn's ``n_jobs`` applies. ``None`` means 1, ``-1``
+        all processors. (Without it, LSMR already advances all targets with
+        one sparse product per iteration.)
+
+    positive : bool, default=False
+        When True, the coefficients are constrained to be non-negative:
+        Lawson-Hanson's active-set method on the Gram matrix of the centred
+        data, refined on the final free set with exact products. Dense X
+        only, as in scikit-learn (sparse X raises ``TypeError``).
+
+    solver : {'auto', 'householder', 'lsmr'}, default='auto'
+        - ``'householder'``: blocked Householder QR (compact WY), then QR with
+          column pivoting on the small triangle. The reference path, exact
+          for any rank (it densifies sparse X, refusing when that would not
+          fit in memory).
+        - ``'auto'``: for tall ``X``, first ``R = chol(X^T X)`` (QR's R,
+          from one matrix product) and a cheap upper bound ``kappa_F`` on
+          the condition number. Then, by that bound: up to 1e5, the
+          corrected semi-normal equations ``R^T R theta = X^T y`` (one
+          correction step; as accurate as QR when ``kappa^2 u`` is small).
+          Rank-deficient X whose independent columns are that well
+          conditioned (one-hot blocks beside the intercept, duplicated
+          columns): a Cholesky factorization that drops the dependent
+          columns, then a null-space projection to the minimum-norm answer,
+          taken only when the dropped columns' residuals certify the rank
+          (``'gram_cod'``). Full rank beyond 1e5: CholeskyQR2 when its
+          orthogonality check passes (up to about 1e7); otherwise, and for
+          wide ``X``, ``'householder'``. Sparse X: the same Gram paths
+          (centring inside the products) when ``n_features <= 1250``,
+          otherwise LSMR. The path taken is stored in ``solver_``.
+        - ``'lsmr'``: LSMR (Fong & Saunders), the iterative path, always.
 
     Attributes
     ----------
@@ -77,12 +115,18 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
     intercept_ : float or ndarray of shape (n_targets,)
         Independent term; ``0.0`` when ``fit_intercept=False``.
 
-    rank_ : int
-        Numerical rank of the (centred, weighted) design matrix.
+    rank_ : int or None
+        Numerical rank of the (centred, weighted) design matrix; ``None``
+        where the path does not reveal it (LSMR, ``positive=True``).
 
     solver_ : str
         The path that produced the solution: ``'seminormal'``,
-        ``'cholesky_qr2'`` or ``'householder'``.
+        ``'gram_cod'``, ``'cholesky_qr2'``, ``'householder'``, ``'lsmr'``,
+        ``'nnls'`` or ``'streaming_qr'`` (after :meth:`partial_fit`).
+
+    n_iter_ : ndarray of shape (n_targets,) or None
+        Iterations per target of LSMR, or active-set steps of NNLS; ``None``
+        for the direct paths.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -94,19 +138,23 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
     See Also
     --------
     sklearn.linear_model.LinearRegression : The scikit-learn estimator this
-        one mirrors (SVD-based LAPACK ``gelsd``).
+        one mirrors (SVD-based LAPACK ``gelsd``; LSQR on sparse X).
 
     Notes
     -----
     Computation is in float64 whatever the input dtype; float32 input gives
-    float32 ``coef_`` and predictions, as scikit-learn's twin does. Sparse
-    ``X`` is densified (refused with an error that names the size when the
-    dense copy would not fit comfortably in memory).
+    float32 ``coef_`` and predictions, as scikit-learn's twin does.
 
-    The derivation (normal equations, Householder reflections, blocking,
+    Memory beyond the input: the dense paths hold the centred copy of X
+    (none with ``copy_X=False``) and p x p factors; sparse X costs
+    O(nnz + n + p) per target on the LSMR path and one p x p Gram matrix on
+    the exact path.
+
+    The derivations (normal equations, Householder reflections, blocking,
     R from the Gram matrix, the corrected semi-normal equations, CholeskyQR2,
-    iterative refinement, pivoting and the minimum-norm solution) is in the
-    documentation's "Linear regression" page.
+    iterative refinement, pivoting and the minimum-norm solution, the
+    rank-deficient Gram path, LSMR, NNLS, the factor merge and the inference
+    formulas) are in the documentation's "Linear regression" page.
 
     Examples
     --------
@@ -123,6 +171,25 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
     array([16.])
     >>> round(reg.score(X, y), 6)
     1.0
+
+    Standard errors and tests, computed only when asked for:
+
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(100, 2))
+    >>> y = X @ np.array([1.0, -2.0]) + 0.5 + rng.normal(size=100)
+    >>> result = LinearRegressionOLS().fit(X, y).inference(X, y)
+    >>> result.params.round(3)  # intercept first
+    array([ 0.337,  0.892, -1.825])
+    >>> result.bse.round(3)
+    array([0.113, 0.116, 0.119])
+
+    Streaming the same rows in batches gives the same fit:
+
+    >>> stream = LinearRegressionOLS()
+    >>> for rows in np.array_split(np.arange(100), 4):
+    ...     stream = stream.partial_fit(X[rows], y[rows])
+    >>> bool(np.allclose(stream.coef_, result.params[1:], rtol=1e-10))
+    True
     """
 
     _parameter_constraints: dict = {
