@@ -194,8 +194,8 @@ def test_sparse_lsmr_path_is_at_least_as_accurate_as_sklearn(monkeypatch):
 
     monkeypatch.setattr(mod, "MAX_EXACT_FEATURES", 0)
     rng = np.random.default_rng(11)
-    X = sp.random(4000, 300, density=0.02, format="csr", random_state=12)
-    y = X @ rng.standard_normal(300) + 0.1 * rng.standard_normal(4000)
+    X = sp.random(2500, 200, density=0.03, format="csr", random_state=12)
+    y = X @ rng.standard_normal(200) + 0.1 * rng.standard_normal(2500)
     coef, _ = _oracle(X, y)
     reg = LinearRegressionOLS().fit(X, y)
     assert reg.solver_ == "lsmr" and reg.rank_ is None
