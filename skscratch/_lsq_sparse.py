@@ -39,7 +39,9 @@ class CentredOperator:
     dense = False
 
     def __init__(self, X, x_mean, sw):
-        self.X = X.tocsr()
+        # float64 values (an O(nnz) copy for float32 input): the Gram matrix
+        # and the products must not be accumulated in single precision.
+        self.X = X.tocsr().astype(np.float64, copy=False)
         self.x_mean = x_mean
         self.sw = sw
         self.shape = X.shape

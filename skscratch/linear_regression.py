@@ -256,6 +256,10 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         """
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=True)
         out_dtype = X.dtype
+        if sp.issparse(X) and X.dtype != np.float64:
+            # The means, the Gram matrix and the products are accumulated in
+            # float64: an O(nnz) copy of the values (exact in float64).
+            X = X.astype(np.float64)
         Y = np.asarray(y, dtype=np.float64)
         Y = Y.reshape(-1, 1) if y.ndim == 1 else Y
         n_features = X.shape[1]
@@ -386,6 +390,9 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         if self.positive:
             raise ValueError("partial_fit does not support positive=True; use fit.")
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=first)
+        out_dtype = X.dtype if first else self.coef_.dtype
+        if sp.issparse(X) and X.dtype != np.float64:
+            X = X.astype(np.float64)  # means and scatter accumulated in float64
         Y = np.asarray(y, dtype=np.float64)
         Y = Y.reshape(-1, 1) if y.ndim == 1 else Y
         if not first and (Y.shape[1] != stream.n_targets or y.ndim != stream.y_ndim):
@@ -406,7 +413,7 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         theta += fac.solve(C - R_xx @ theta)
         x_mean, y_mean = factor.mean[:n_features], factor.mean[n_features:]
         intercept = y_mean - x_mean @ theta
-        self._set_coefficients(theta, intercept, y.ndim, X.dtype if first else self.coef_.dtype)
+        self._set_coefficients(theta, intercept, y.ndim, out_dtype)
         self.rank_ = int(fac.rank)
         self.solver_ = "streaming_qr"
         self.n_iter_ = None
@@ -477,7 +484,7 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         if y is None:
             raise ValueError("inference needs y together with X.")
         X = validate_data(self, X, accept_sparse=("csr", "csc", "coo"),
-                          dtype=[np.float64, np.float32], reset=False)
+                          dtype=np.float64, reset=False)
         y = np.asarray(y, dtype=np.float64)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]

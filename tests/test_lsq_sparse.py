@@ -256,3 +256,21 @@ def test_sparse_with_positive_is_refused_as_sklearn_does():
         LinearRegressionOLS(positive=True).fit(X, np.ones(10))
     with pytest.raises(TypeError, match="Sparse data was passed"):
         LinearRegression(positive=True).fit(X, np.ones(10))
+
+
+def test_sparse_float32_is_solved_in_float64():
+    # A float32 sparse X must be accumulated in float64 (its values are exact
+    # in float64): coef_ is then the float64 fit rounded to float32 (measured
+    # 1.5e-8; bar 1e-6). Two near-collinear columns (kappa ~ 1e3) with means
+    # far from zero: means or a Gram matrix summed in float32 (scipy's sparse
+    # mean does so even with dtype=float64) give errors of 1e-4 to O(1).
+    rng = np.random.default_rng(17)
+    X = sp.random(3000, 40, density=0.5, format="csr", random_state=18, dtype=np.float32).toarray()
+    X[X != 0] += np.float32(10.0)
+    X[:, 1] = X[:, 0] + (1e-3 * rng.standard_normal(3000) * (X[:, 0] != 0)).astype(np.float32)
+    X = sp.csr_matrix(X)
+    y = (X @ rng.standard_normal(40)).astype(np.float32) + rng.standard_normal(3000).astype(np.float32)
+    ref = LinearRegressionOLS().fit(X.astype(np.float64), y.astype(np.float64))
+    for fitted in (LinearRegressionOLS().fit(X, y), LinearRegressionOLS().partial_fit(X, y)):
+        assert fitted.coef_.dtype == np.float32
+        np.testing.assert_allclose(fitted.coef_, ref.coef_, rtol=0, atol=1e-6 * np.abs(ref.coef_).max())
