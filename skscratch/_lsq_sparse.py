@@ -42,13 +42,14 @@ class CentredOperator:
         # float64 values (an O(nnz) copy for float32 input): the Gram matrix
         # and the products must not be accumulated in single precision.
         self.X = X.tocsr().astype(np.float64, copy=False)
+        self.XT = self.X.T  # a CSC view of the same arrays, made once
         self.x_mean = x_mean
         self.sw = sw
         self.shape = X.shape
 
     def matmat(self, B):
         """``A @ B`` for a dense B of shape (p, k)."""
-        out = np.asarray(self.X @ B)
+        out = self.X @ B
         out -= self.x_mean @ B  # broadcasts the row xbar^T B over the n rows
         if self.sw is not None:
             out *= self.sw[:, None]
@@ -58,7 +59,7 @@ class CentredOperator:
         """``A^T @ R`` for a dense R of shape (n, k)."""
         if self.sw is not None:
             R = R * self.sw[:, None]
-        out = np.asarray(self.X.T @ R)
+        out = self.XT @ R
         out -= np.outer(self.x_mean, R.sum(axis=0))
         return out
 
@@ -188,11 +189,15 @@ def lsmr(A, B, atol=1e-6, btol=1e-6, conlim=1e8, maxiter=None):
         while act.size and itn < maxiter:
             itn += 1
             # Bidiagonalization: beta u = A v - alpha u, alpha v = A^T u - beta v.
-            U = A.matmat(V) - alpha * U
-            beta = np.sqrt(np.sum(U * U, axis=0))
+            # (In place where possible: on large problems these passes over
+            # n- and p-vectors are the only work besides the two products.)
+            U *= -alpha
+            U += A.matmat(V)
+            beta = np.sqrt(np.einsum("ij,ij->j", U, U))
             U /= np.where(beta > 0.0, beta, 1.0)
-            V = A.rmatmat(U) - beta * V
-            alpha = np.sqrt(np.sum(V * V, axis=0))
+            V *= -beta
+            V += A.rmatmat(U)
+            alpha = np.sqrt(np.einsum("ij,ij->j", V, V))
             V /= np.where(alpha > 0.0, alpha, 1.0)
 
             # Rotation P_k: eliminates beta below the diagonal (no damping).
@@ -215,9 +220,11 @@ def lsmr(A, B, atol=1e-6, btol=1e-6, conlim=1e8, maxiter=None):
             zetabar = -sbar * zetabar
 
             # x_k = x_{k-1} + (zeta / (rho rhobar)) hbar_k.
-            Hbar = H - (thetabar * rho / (rhoold * rhobarold)) * Hbar
+            Hbar *= -(thetabar * rho / (rhoold * rhobarold))
+            Hbar += H
             Xk += (zeta / (rho * rhobar)) * Hbar
-            H = V - (thetanew / rho) * H
+            H *= -(thetanew / rho)
+            H += V
 
             # ||r_k|| from the rotated right-hand side, O(1) per iteration.
             betaacute = betadd
@@ -245,7 +252,7 @@ def lsmr(A, B, atol=1e-6, btol=1e-6, conlim=1e8, maxiter=None):
 
             # ||A^T r_k|| = |zetabar|, monotonically decreasing (LSMR's point).
             normar = np.abs(zetabar)
-            normx = np.sqrt(np.sum(Xk * Xk, axis=0))
+            normx = np.sqrt(np.einsum("ij,ij->j", Xk, Xk))
             test1 = normr / normb
             test2 = normar / (normA * normr)
             test3 = 1.0 / condA
