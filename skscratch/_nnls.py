@@ -64,48 +64,113 @@ def nnls_gram(G, c, max_iter=None, tol=None):
     passive = np.zeros(p, dtype=bool)
     w = c.copy()
     n_iter = 0
+    factor = _PassiveFactor(G)
     while n_iter < max_iter:
         candidates = np.flatnonzero(~passive & (w > tol))
         if candidates.size == 0:
             break  # KKT: w_Z <= tol
         j = candidates[np.argmax(w[candidates])]
+        if not factor.append(j):
+            # Column j is dependent on the passive ones to working precision:
+            # freeing it cannot lower the objective. Not tried again until b
+            # changes (the usual guard against cycling).
+            w[j] = 0.0
+            continue
         passive[j] = True
         first = True
         while True:
             n_iter += 1
-            P = np.flatnonzero(passive)
-            s_P = _passive_solve(G, c, P)
-            if first and (s_P is None or s_P[np.searchsorted(P, j)] <= 0.0):
-                # Freeing j does not help to working precision (it is
-                # dependent on the passive columns, or rounding flipped the
-                # sign of its step): keep it at zero and do not try it again
-                # until b changes. This is the usual guard against cycling.
+            order = factor.order
+            s_P = factor.solve(c)
+            if first and s_P[-1] <= 0.0:
+                # Rounding flipped the sign of the freed coefficient's step:
+                # keep it at zero (same guard).
+                factor.pop()
                 passive[j] = False
                 w[j] = 0.0
                 break
             first = False
-            if s_P is None:
-                break
             if np.all(s_P > 0.0) or n_iter >= max_iter:
                 b[:] = 0.0
-                b[P] = np.maximum(s_P, 0.0)
+                b[order] = np.maximum(s_P, 0.0)
                 break
             # Step from b towards s as far as b stays feasible:
             # alpha = min over s_i <= 0 of b_i / (b_i - s_i).
-            bP = b[P]
-            ratios = np.full(P.size, np.inf)
+            bP = b[order]
+            ratios = np.full(order.size, np.inf)
             neg = s_P <= 0.0
             ratios[neg] = bP[neg] / (bP[neg] - s_P[neg])
             i_min = int(np.argmin(ratios))
             bP = bP + ratios[i_min] * (s_P - bP)
             bP[i_min] = 0.0
             drop = bP <= 10.0 * _EPS * float(np.max(np.abs(bP)))
-            passive[P[drop]] = False
+            passive[order[drop]] = False
             b[:] = 0.0
-            b[P[~drop]] = bP[~drop]
+            b[order[~drop]] = bP[~drop]
+            factor.keep(~drop)
         if not first:
             w = c - G @ b
     return b, passive, n_iter
+
+
+class _PassiveFactor:
+    """``R^{-1}`` of the Cholesky factor of ``G[P, P]``, for the passive set in insertion order.
+
+    Freeing a coefficient appends a row and column to the factor:
+    ``G_PP = R^T R`` and the new column ``g = G[P, j]`` give
+    ``r = R^{-T} g``, ``rho = sqrt(G_jj - r^T r)`` and
+    ``R_new^{-1} = [[R^{-1}, -R^{-1} r / rho], [0, 1 / rho]]``, two matrix-vector
+    products instead of a new factorization. Removing the last coefficient
+    drops the last row and column (exact for a triangular inverse); removing
+    others refactors (rare: only when a step hits the bound). With the
+    inverse held explicitly, each solve is two matrix-vector products.
+    """
+
+    def __init__(self, G):
+        self.G = G
+        self.order = np.zeros(0, dtype=np.intp)
+        self.R_inv = np.zeros((0, 0))
+
+    def append(self, j):
+        G, m = self.G, self.order.size
+        r = self.R_inv.T @ G[self.order, j]
+        d = G[j, j] - r @ r
+        # A pivot below u * G_jj is rounding: column j is in the span of P.
+        if not d > 4.0 * _EPS * G[j, j]:
+            return False
+        rho = np.sqrt(d)
+        R_inv = np.zeros((m + 1, m + 1))
+        R_inv[:m, :m] = self.R_inv
+        R_inv[:m, m] = -(self.R_inv @ r) / rho
+        R_inv[m, m] = 1.0 / rho
+        self.R_inv = R_inv
+        self.order = np.append(self.order, j)
+        return True
+
+    def pop(self):
+        self.order = self.order[:-1]
+        self.R_inv = self.R_inv[:-1, :-1]
+
+    def keep(self, mask):
+        """Keep the passive coefficients where ``mask`` holds (refactor if any is removed)."""
+        if np.all(mask):
+            return
+        self.order = self.order[mask]
+        try:
+            R = cholesky(self.G[np.ix_(self.order, self.order)])
+        except SingularMatrixError:
+            R = None
+        if R is None:
+            # Rebuild by appends, skipping columns that became dependent.
+            order, self.order, self.R_inv = self.order, np.zeros(0, dtype=np.intp), np.zeros((0, 0))
+            for i in order:
+                self.append(i)
+            return
+        self.R_inv = solve_triangular(R, np.eye(self.order.size))
+
+    def solve(self, c):
+        """``s = G_PP^{-1} c_P = R^{-1} R^{-T} c_P`` in the factor's order."""
+        return self.R_inv @ (self.R_inv.T @ c[self.order])
 
 
 def nnls(X, Y, max_iter=None):
