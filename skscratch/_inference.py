@@ -274,8 +274,7 @@ def inference_from_data(X, y, sample_weight, fit_intercept, cov_type, names, tol
     meat = None
     if cov_type != "nonrobust":
         if cov_type in ("HC2", "HC3"):
-            h = _leverages(X, x_mean, sw, perm, R_inv, op if sp.issparse(X) else None,
-                           None if sp.issparse(X) else A)
+            h = _leverages(X, x_mean, sw, perm, R_inv, None if sp.issparse(X) else A)
             if fit_intercept:
                 h += s / W
             if np.any(h >= 1.0 - 1e-12):
@@ -292,7 +291,7 @@ def inference_from_data(X, y, sample_weight, fit_intercept, cov_type, names, tol
                         float(np.sum(np.log(s))), cov_type)
 
 
-def _leverages(X, x_mean, sw, perm, R_inv, op, A):
+def _leverages(X, x_mean, sw, perm, R_inv, A):
     """``||(A P R^{-1})_i||^2`` for every row: diagonal of the hat matrix of A."""
     if A is not None:
         Q = A[:, perm] @ R_inv

@@ -83,26 +83,6 @@ class CentredOperator:
         return G
 
 
-def _column_norms(X, x_mean, sw):
-    """``||A e_j||`` for every column, without cancellation.
-
-    ``sum_i s_i (x_ij - m_j)^2 = sum_{i in nz(j)} s_i ((x_ij - m_j)^2 - m_j^2)
-    + (sum_i s_i) m_j^2``; the first sum is split as nonzeros' terms
-    ``s_i (x_ij - m_j)^2`` plus ``m_j^2`` times the weight of the zero rows,
-    two non-negative parts.
-    """
-    Xc = X.tocsc()
-    n, p = X.shape
-    s = np.ones(n) if sw is None else sw * sw
-    rows = Xc.indices
-    col = np.repeat(np.arange(p), np.diff(Xc.indptr))
-    sq = s[rows] * (Xc.data - x_mean[col]) ** 2
-    nz_part = np.bincount(col, weights=sq, minlength=p)
-    nz_weight = np.bincount(col, weights=s[rows], minlength=p)
-    zero_weight = np.maximum(s.sum() - nz_weight, 0.0)
-    return np.sqrt(nz_part + zero_weight * x_mean**2)
-
-
 def lsmr(A, B, atol=1e-6, btol=1e-6, conlim=1e8, maxiter=None):
     """LSMR for ``min ||A x - b||`` on every column b of B, in lockstep.
 
@@ -119,7 +99,8 @@ def lsmr(A, B, atol=1e-6, btol=1e-6, conlim=1e8, maxiter=None):
     conlim : float
         Stop when the estimated condition number exceeds it.
     maxiter : int, default=None
-        ``min(n, p)`` when None... plus a margin (``2 * min(n, p)``).
+        Iteration limit; ``2 * min(n, p)`` when None (in exact arithmetic
+        the method ends within ``min(n, p)`` steps; rounding delays it).
 
     Returns
     -------

@@ -429,8 +429,10 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features), default=None
-            The rows the model was fitted on. ``None`` after
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), default=None
+            The rows the model was fitted on: the estimates are recomputed
+            from their QR factorization (to rounding, ``coef_`` and
+            ``intercept_`` when these are the training rows). ``None`` after
             :meth:`partial_fit`: the kept triangular factor is used (only
             ``cov_type='nonrobust'``, which needs no per-row residuals).
 
@@ -457,10 +459,16 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         ------
         ValueError
             When inference is undefined: a rank-deficient design, no residual
-            degrees of freedom, sparse X wider than it is tall, or more than
-            one target.
+            degrees of freedom, sparse X wider than it is tall, more than
+            one target, or a model fitted with ``positive=True``.
         """
         check_is_fitted(self)
+        if self.positive:
+            raise ValueError(
+                "inference is the classical theory of unconstrained least squares; with "
+                "positive=True the estimates are constrained and its standard errors and tests "
+                "do not apply. Fit with positive=False for inference."
+            )
         if cov_type not in COV_TYPES:
             raise ValueError(f"cov_type must be one of {sorted(COV_TYPES)}; got {cov_type!r}.")
         names = _parameter_names(self)

@@ -134,6 +134,8 @@ def test_inference_is_undefined_with_clear_errors():
         reg.inference(X, y, cov_type="HC9")
     with pytest.raises(ValueError, match="training rows"):
         reg.inference()
+    with pytest.raises(ValueError, match="positive=True"):
+        LinearRegressionOLS(positive=True).fit(X, y).inference(X, y)
     wide = sp.random(5, 12, density=0.5, format="csr", random_state=0)
     reg = LinearRegressionOLS().fit(wide, np.arange(5.0))
     with pytest.raises(ValueError, match="more features than rows"):
