@@ -36,6 +36,8 @@ Contents
 - :class:`CentredFactor`       weight, means and R of centred, weighted rows; merged exactly
 """
 
+import contextlib
+
 import numpy as np
 
 _EPS = np.finfo(np.float64).eps
@@ -50,6 +52,34 @@ _SAFE_MIN = np.finfo(np.float64).tiny / _EPS
 
 class SingularMatrixError(ArithmeticError):
     """A factorization met a pivot that is not positive (or a zero on a diagonal)."""
+
+
+_BLAS_CONTROLLER = None
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Run the enclosed level-2 loops with BLAS limited to one thread.
+
+    Pivoted QR, the active-set steps of NNLS and other column-at-a-time
+    loops make thousands of tiny BLAS calls. A threaded BLAS wakes its
+    threads for each (tens of microseconds), and on a machine whose cores
+    are busy a call can wait for a descheduled thread: measured on a loaded
+    2-core machine, an NNLS fit on 10000 x 50 took 339 ms with two BLAS
+    threads against 12 ms of CPU. The limit is set and restored through
+    threadpoolctl (a scikit-learn dependency); the controller is built once.
+    """
+    global _BLAS_CONTROLLER
+    try:
+        if _BLAS_CONTROLLER is None:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS_CONTROLLER = ThreadpoolController()
+        limiter = _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+    except Exception:  # no threadpoolctl, or a BLAS it cannot control: run as is
+        limiter = contextlib.nullcontext()
+    with limiter:
+        yield
 
 
 # ---------------------------------------------------------------------------
@@ -277,6 +307,12 @@ def upper_from_transposed(At, n_rows, n_cols):
 
 
 def pivoted_qr(A, rcond):
+    """Householder QR with column pivoting (see :func:`_pivoted_qr`), on one BLAS thread."""
+    with one_blas_thread():
+        return _pivoted_qr(A, rcond)
+
+
+def _pivoted_qr(A, rcond):
     """Householder QR with column pivoting, stopped at the numerical rank.
 
     Factors ``A P = Q R`` choosing at each step the remaining column of

@@ -20,7 +20,7 @@ argument of :class:`skscratch._linalg.SemiNormal`.
 
 import numpy as np
 
-from ._linalg import SingularMatrixError, cholesky, solve_triangular
+from ._linalg import SingularMatrixError, cholesky, one_blas_thread, solve_triangular
 
 _EPS = np.finfo(np.float64).eps
 
@@ -184,14 +184,13 @@ def nnls(X, Y, max_iter=None):
     B = np.zeros((p, Y.shape[1]))
     n_iter = np.zeros(Y.shape[1], dtype=np.int64)
     for t in range(Y.shape[1]):
-        b, passive, n_iter[t] = nnls_gram(G, C[:, t], max_iter=max_iter)
+        with one_blas_thread():  # p x p work in many small steps
+            b, passive, n_iter[t] = nnls_gram(G, C[:, t], max_iter=max_iter)
         P = np.flatnonzero(passive)
         if P.size:
             # One corrected semi-normal step on the passive set with exact
             # products: b_P += G_PP^{-1} X_P^T (y - X b).
-            r = Y[:, t] - X[:, P] @ b[P]
-            g = np.zeros(p)
-            g[P] = X[:, P].T @ r
+            g = X.T @ (Y[:, t] - X @ b)  # b is zero off P: no column copies of X
             delta = _passive_solve(G, g, P)
             if delta is not None:
                 b_new = b.copy()
