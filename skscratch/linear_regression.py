@@ -287,9 +287,10 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
                 theta, n_iter = _by_target_blocks(lambda Yb: nnls(Xc, Yb), Yc, self.n_jobs)
                 rank, solver_used = None, "nnls"
             elif self.solver == "lsmr":
+                atol = _sparse_tolerances(self.tol, "lsmr")[1]
+                op = MatrixOperator(Xc)
                 theta, n_iter = _by_target_blocks(
-                    lambda Yb: _lsmr_checked(MatrixOperator(Xc), Yb, _sparse_tolerances(self.tol, "lsmr")[1]),
-                    Yc, self.n_jobs,
+                    lambda Yb: _lsmr_checked(op, Yb, atol), Yc, self.n_jobs
                 )
                 rank, solver_used = None, "lsmr"
             else:
