@@ -88,17 +88,18 @@ def test_sparse_matches_statsmodels(cov_type):
         assert _rel(getattr(ours, name), getattr(ref, name)) < 1e-8, name
 
 
-def test_after_partial_fit_uses_the_kept_factor():
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_after_partial_fit_uses_the_kept_factor(fit_intercept):
     # Nonrobust inference needs only R and the residual sum of squares, which
     # the merged factor holds: no rows are needed, and the answer is the
-    # one-shot WLS's.
+    # one-shot WLS's (uncentred R^2 and TSS without an intercept).
     X, y = DESIGNS["offsets"]
     w = np.random.default_rng(4).uniform(0.2, 3.0, len(y))
-    reg = LinearRegressionOLS()
+    reg = LinearRegressionOLS(fit_intercept=fit_intercept)
     for rows in np.array_split(np.arange(len(y)), 4):
         reg.partial_fit(X[rows], y[rows], sample_weight=w[rows])
     ours = reg.inference()
-    ref = _statsmodels(X, y, w, True, "nonrobust")
+    ref = _statsmodels(X, y, w, fit_intercept, "nonrobust")
     for name in STATS:
         assert _rel(getattr(ours, name), getattr(ref, name)) < 1e-8, name
     with pytest.raises(ValueError, match="needs each row's residual"):
