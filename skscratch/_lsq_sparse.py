@@ -1,6 +1,7 @@
 """Least squares on sparse X without densifying it.
 
-Two paths, both in O(nnz + n + p) memory per target beyond X itself:
+Two paths; neither copies X densely. The iterative one holds O(n + p)
+values per target beyond X, the exact one also a p x p Gram matrix:
 
 - **Exact** (few features): the centred, weighted Gram matrix ``A^T A``
   (p x p) from sparse products, then the Gram-based solvers of
@@ -24,7 +25,9 @@ import numpy as np
 from ._linalg import lstsq
 
 # The exact path forms a dense p x p Gram matrix: up to this many features
-# (a 12.5 MB matrix, a Cholesky factorization of ~0.2 s) it is cheap.
+# (a 12.5 MB matrix, a Cholesky factorization of ~0.2 s) it is cheap. Where
+# its solvers do not certify the answer (full rank with kappa > 1e5, or an
+# uncertified rank), LSMR runs instead.
 MAX_EXACT_FEATURES = 1250
 
 
