@@ -109,12 +109,6 @@ def t_two_sided(t, df):
     return betainc_reg(df / 2.0, 0.5, df / (df + t2), t2 / (df + t2))
 
 
-def t_sf(t, df):
-    """``P(T > t)``."""
-    half = 0.5 * t_two_sided(t, df)
-    return half if t >= 0 else 1.0 - half
-
-
 def f_sf(f, d1, d2):
     """``P(F > f)`` for Fisher's F with ``(d1, d2)`` degrees of freedom."""
     f = float(f)
