@@ -385,14 +385,13 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         Notes
         -----
         The first call, and the first after :meth:`fit`, starts a new
-        stream. ``positive=True`` and ``solver='lsmr'`` are not supported
-        here. ``solver_`` is ``'streaming_qr'`` and ``rank_`` the numerical
-        rank of the merged factor.
+        stream. ``solver='lsmr'`` is not used here. ``solver_`` is
+        ``'streaming_qr'`` and ``rank_`` the numerical rank of the merged
+        factor; with ``positive=True``, ``'streaming_nnls'``: the active-set
+        method runs on the merged triangle, whose objective is the data's.
         """
         stream = self.__dict__.get("_stream")
         first = stream is None
-        if self.positive:
-            raise ValueError("partial_fit does not support positive=True; use fit.")
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=first)
         out_dtype = X.dtype if first else self.coef_.dtype
         if sp.issparse(X) and X.dtype != np.float64:
@@ -411,16 +410,22 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         R = factor.square()
         R_xx, C = R[:n_features, :n_features], R[:n_features, n_features:]
         # ||Xc theta - Yc||^2 = ||R_xx theta - C||^2 + ||R_yy||^2: the
-        # minimum-norm solution of the small triangular problem is the fit's.
-        fac = HouseholderQR(R_xx, rcond)
-        theta = fac.solve(C)
-        theta += fac.solve(C - R_xx @ theta)
+        # minimum-norm solution of the small triangular problem is the fit's,
+        # and so is the non-negative one (the same objective, constrained).
+        if self.positive:
+            theta, n_iter = _by_target_blocks(lambda Cb: nnls(R_xx, Cb), C, self.n_jobs)
+            rank, solver_used = None, "streaming_nnls"
+        else:
+            fac = HouseholderQR(R_xx, rcond)
+            theta = fac.solve(C)
+            theta += fac.solve(C - R_xx @ theta)
+            rank, solver_used, n_iter = int(fac.rank), "streaming_qr", None
         x_mean, y_mean = factor.mean[:n_features], factor.mean[n_features:]
         intercept = y_mean - x_mean @ theta
         self._set_coefficients(theta, intercept, y.ndim, out_dtype)
-        self.rank_ = int(fac.rank)
-        self.solver_ = "streaming_qr"
-        self.n_iter_ = None
+        self.rank_ = rank
+        self.solver_ = solver_used
+        self.n_iter_ = n_iter
         log_w = 0.0 if sample_weight is None else float(np.sum(np.log(sample_weight[sample_weight > 0])))
         self._stream = _Stream(factor, Y.shape[1], y.ndim, log_w + (0.0 if first else stream.sum_log_weights))
         return self

@@ -51,7 +51,8 @@ NUMPY_ALLOWED = frozenset(
     "reshape ravel transpose swapaxes moveaxis expand_dims squeeze atleast_1d atleast_2d "
     "broadcast_to broadcast_arrays concatenate stack hstack vstack column_stack split "
     "array_split repeat tile flip roll where take take_along_axis put put_along_axis copyto "
-    "nonzero flatnonzero argwhere ix_ searchsorted sort argsort lexsort partition argpartition "
+    "nonzero flatnonzero argwhere ix_ r_ append searchsorted sort argsort lexsort partition "
+    "argpartition "
     "unique setdiff1d intersect1d union1d isin ndindex ndenumerate newaxis "
     # elementwise arithmetic and functions (ufuncs)
     "abs absolute add subtract multiply divide true_divide floor_divide negative positive "
@@ -99,9 +100,12 @@ SKLEARN_ALLOWED = {
 # Standard-library modules with nothing to borrow for the math (no importlib,
 # sys, builtins or ctypes: they fetch modules by name).
 STDLIB_ALLOWED = frozenset(
-    "__future__ abc collections contextlib copy dataclasses functools itertools math "
-    "numbers operator os time typing warnings weakref".split()
+    "__future__ abc collections concurrent contextlib copy dataclasses functools itertools "
+    "math numbers operator os time typing warnings weakref".split()
 )
+# Other plumbing, by name: threadpoolctl (a scikit-learn dependency) limits
+# the BLAS threads around loops of tiny products; it computes nothing.
+OTHER_ALLOWED = {"threadpoolctl": {"ThreadpoolController"}}
 FORBIDDEN_BUILTINS = frozenset(
     {"__import__", "eval", "exec", "compile", "globals", "locals", "vars", "breakpoint"}
 )
@@ -121,6 +125,8 @@ def _allowed_name(full):
     top = full.split(".")[0]
     if top in STDLIB_ALLOWED:
         return True
+    if top in OTHER_ALLOWED:
+        return full.rpartition(".")[0] == top and full.rpartition(".")[2] in OTHER_ALLOWED[top]
     if _within(full, "numpy"):
         return full[len("numpy."):] in NUMPY_ALLOWED
     if _within(full, "scipy.sparse"):

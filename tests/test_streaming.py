@@ -146,8 +146,28 @@ def test_fit_resets_the_stream_and_bad_batches_raise():
     reg.fit(X[25:], y[25:])
     reg.partial_fit(X[:25], y[:25])  # a new stream: only these rows
     np.testing.assert_allclose(reg.coef_, LinearRegressionOLS().fit(X[:25], y[:25]).coef_, rtol=1e-10)
-    with pytest.raises(ValueError, match="positive"):
-        LinearRegressionOLS(positive=True).partial_fit(X, y)
+
+
+@pytest.mark.parametrize("targets", [1, 2])
+def test_positive_stream_equals_one_positive_fit(targets):
+    # Non-negative least squares on the merged triangle: ||X b - y||^2 is
+    # ||R b - Q^T y||^2 plus a constant, so the constrained minimizer is the
+    # one-shot fit's. The data make several coefficients hit the bound (the
+    # test fails if the constraint is ignored: those would be negative).
+    # Both are the same convex problem solved by the same active-set
+    # method on different but exact-to-rounding data: 1e-9.
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((300, 6))
+    Y = X @ np.array([1.0, -2.0, 0.5, -0.5, 3.0, 0.0]) + 0.1 * rng.standard_normal(300)
+    Y = Y if targets == 1 else np.c_[Y, -Y + X[:, 1]]
+    whole = LinearRegressionOLS(positive=True).fit(X, Y)
+    reg = LinearRegressionOLS(positive=True)
+    for start in range(0, 300, 70):
+        reg.partial_fit(X[start:start + 70], Y[start:start + 70])
+    assert reg.solver_ == "streaming_nnls"
+    assert np.all(reg.coef_ >= 0) and np.any(whole.coef_ == 0)
+    np.testing.assert_allclose(reg.coef_, whole.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(reg.intercept_, whole.intercept_, rtol=1e-9, atol=1e-12)
 
 
 def test_memory_is_independent_of_rows_seen():
