@@ -230,6 +230,12 @@ def lbfgs(problem, params, *, max_iter, gtol, ftol=2.220446049250313e-09, max_fu
 # ---------------------------------------------------------------------------
 
 
+_EPS = np.finfo(np.float64).eps
+# Recompute the logits from the parameters every this many iterations: one
+# extra pass per 16, 3% of the passes.
+_RESYNC_EVERY = 16
+
+
 def _penalty(lam, mask, theta):
     return 0.5 * lam * float(np.sum(mask * theta * theta)) if lam else 0.0
 
@@ -312,9 +318,10 @@ def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam):
     Returns ``(c, f, gz, z_new)``, or ``None`` when no step decreased the
     objective. The step is halved until it satisfies Armijo's condition or,
     the objective being convex, until its slope along the step is still not
-    positive (then the objective did not increase anywhere on the way): the
-    second test reads gradients only, and keeps working where differences of
-    objective values are lost to rounding.
+    positive (then the objective did not increase anywhere on the way) while
+    the computed objective rose by no more than a few ulps: the second test
+    keeps working where differences of objective values are lost to
+    rounding, without letting rounding noise walk the iterate uphill.
     """
     grad = U @ gz + lam * Dt
     H = problem.outer_hessian(gz, U) + lam * DD
@@ -324,6 +331,11 @@ def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam):
         step, slope = -grad, -float(grad @ grad)
         if not slope < 0.0:
             return None
+    if -0.5 * slope <= 8.0 * _EPS * abs(f):
+        # The predicted decrease is below the rounding of the objective: no
+        # step can be told apart from noise, and taking them anyway walks
+        # the iterate at random (uphill, measured, over thousands of steps).
+        return None
     t = 1.0
     while t > 1e-10:
         c = t * step
@@ -334,7 +346,10 @@ def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam):
         if np.isfinite(f_t):
             if f_t <= f + 1e-4 * t * slope:
                 return c, f_t, gz_t, z_t
-            if float((U @ gz_t + lam * (Dt + DD @ c)) @ step) <= 0.0:
+            # At the rounding floor: still downhill by the slope, and no
+            # measurable increase of the objective (a few ulps).
+            if (f_t <= f + 4.0 * _EPS * abs(f)
+                    and float((U @ gz_t + lam * (Dt + DD @ c)) @ step) <= 0.0):
                 return c, f_t, gz_t, z_t
         t *= 0.5
     return None
@@ -344,11 +359,14 @@ class _Subspace:
     """The directions of a subspace step and their images, in ring buffers.
 
     Slot ``j`` holds a direction ``D[j]`` (a move of theta) and its image
-    ``U[j] = A D[j]``. The masked Gram matrix ``DD`` and the products
-    ``Dt = D mask theta`` are kept up to date from the step coefficients
-    (a new step is ``s = c D``, so ``s . D[j] = (c DD)[j]``): only the new
-    gradient direction is ever multiplied with the old ones, ``q`` inner
-    products of length ``N`` per iteration, never the whole Gram matrix.
+    ``U[j] = A D[j]``. The masked Gram matrix ``DD = D mask D^T`` and the
+    products ``Dt = D mask theta`` (the penalty on the subspace) are kept up
+    to date: a new direction or step costs one row of inner products,
+    ``q`` products of length ``N`` each, never the whole Gram matrix. The
+    rows are computed from the vectors themselves, not from the coefficients
+    of the combination (``s . D[i] = (c DD)[i]`` would be cheaper, but its
+    rounding compounds from step to step, and over thousands of iterations
+    the Gram matrix drifts away from positive semi-definite).
     """
 
     def __init__(self, memory, size, image_size, mask):
@@ -362,37 +380,33 @@ class _Subspace:
         self.slot = 0  # where the next gradient direction goes (the oldest step)
         self.capacity = q
 
-    def add_direction(self, d, Ud, theta):
-        j = self.slot
+    def _set(self, j, d, Ud, theta):
         self.D[j] = d
         self.U[j] = Ud
         self.active[j] = True
         md = d * self.mask
-        self.DD[j, :] = self.D @ md
-        self.DD[:, j] = self.DD[j, :]
+        row = self.D @ md
+        self.DD[j, :] = row
+        self.DD[:, j] = row
         self.Dt[j] = float(md @ theta)
+        return row
 
-    def take_step(self, c_active):
-        """Replace the gradient direction's slot by the step ``s = c D``; return ``(s, A s)``."""
+    def add_direction(self, d, Ud, theta):
+        self._set(self.slot, d, Ud, theta)
+
+    def take_step(self, c_active, theta):
+        """Replace the gradient direction's slot by the step ``s = c D``; return ``s``.
+
+        ``theta`` is the point before the step; the products ``Dt`` follow
+        ``theta + s``.
+        """
         idx = np.flatnonzero(self.active)
-        c = np.zeros(self.capacity)
-        c[idx] = c_active
-        s = c[idx] @ self.D[idx]
-        Us = c[idx] @ self.U[idx]
-        DDc = self.DD @ c  # s . D[i] for every slot, from the Gram matrix alone
-        ss = float(c @ DDc)
-        st = float(c @ self.Dt)
-        j = self.slot
-        self.D[j], self.U[j] = s, Us
-        self.DD[j, :] = DDc
-        self.DD[:, j] = DDc
-        self.DD[j, j] = ss
-        self.Dt[j] = st
-        # theta <- theta + s: D[i] . theta grows by D[i] . s
-        self.Dt += DDc
-        self.Dt[j] = st + ss
-        self.slot = (j + 1) % self.capacity
-        return s, Us
+        s = c_active @ self.D[idx]
+        Us = c_active @ self.U[idx]
+        row = self._set(self.slot, s, Us, theta)
+        self.Dt += row  # theta <- theta + s: D[i] . theta grows by D[i] . s
+        self.slot = (self.slot + 1) % self.capacity
+        return s
 
     def view(self):
         idx = np.flatnonzero(self.active)
@@ -469,8 +483,14 @@ def subspace_descent(problem, theta, *, max_iter, tol, memory=8, state=None, ver
             outcome = "stalled"
             break
         c, f, gz, z = found
-        s, _ = space.take_step(c)
-        theta += s
+        theta += space.take_step(c, theta)
+        if (it + 1) % _RESYNC_EVERY == 0:
+            # z is carried along as z + U c; its rounding drifts apart from
+            # that of theta + D^T c, and at the rounding floor the search
+            # would follow the drift (an objective that falls only on paper).
+            z = problem.image(theta)
+            f, gz = problem.outer(z)
+            f += _penalty(lam, mask, theta)
         check_finite(f)
         g = problem.pullback_theta(gz, theta)
         _record(state, f, verbose)

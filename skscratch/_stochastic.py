@@ -76,8 +76,17 @@ class SGD:
                 p += v
 
     def step_sizes(self):
-        """The step size of the last update, per parameter array (a scalar each)."""
-        return [self.learning_rate] * len(self.velocities)
+        """The effective step of an update, per parameter array (a scalar each).
+
+        With momentum ``mu`` a steady gradient moves the parameters by
+        ``eta / (1 - mu)`` per step (the velocity's fixed point), and that is
+        the step a proximal map after the update must use: with ``eta``
+        alone, the penalty's pull would be ``1 - mu`` times too weak against
+        the gradient's, and the iterates would settle at the wrong point.
+        """
+        step = self.learning_rate / (1.0 - self.momentum) if self.momentum < 1.0 \
+            else self.learning_rate
+        return [step] * len(self.velocities)
 
     def change_coordinates(self, factors):
         """The parameters were rescaled, ``theta_new = factors * theta``: follow with the velocities.

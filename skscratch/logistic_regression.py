@@ -356,7 +356,7 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
             if X_val is not None:
                 view.validation_score = lambda p: float(
                     np.mean(self._labels(_scores(X_val, *view.original(p))) == y_val))
-            optimizer = self._new_optimizer(params)
+            optimizer = self._new_optimizer(params, view)
             run_epochs(
                 view, optimizer, params, X.shape[0],
                 batch_size=batch_size(self.batch_size, X.shape[0]),
@@ -461,7 +461,7 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         else:
             # A first call, another solver, or a model fitted in other
             # coordinates (by 'gd', or with the Cholesky metric): a new optimizer.
-            optimizer = self._new_optimizer(params)
+            optimizer = self._new_optimizer(params, view)
         state = copy.deepcopy(getattr(self, "_training", None)) or TrainingState()
         run_epochs(
             view, optimizer, params, X.shape[0],
@@ -536,9 +536,12 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         """Logarithm of :meth:`predict_proba`, computed from the logits.
 
         ``log sigma(+-z)`` for two classes and ``log softmax(Z)`` otherwise,
-        so that a confidently classified row gets the log-probability of its
-        unlikely classes (about minus its margin), not the ``-inf`` of the
-        logarithm of a probability rounded to 0.
+        so that a confidently classified row keeps the full relative
+        precision of its log-probabilities (the likely class's ``-1e-20`` is
+        not rounded to 0, an unlikely class's ``-700`` is exact). Only where
+        :meth:`predict_proba` itself is 0 (a probability below the smallest
+        float, ``log p < -744``) is the result ``-inf``, as the logarithm of
+        that probability.
 
         Parameters
         ----------
@@ -552,9 +555,14 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         """
         scores = self.decision_function(X)
         if scores.ndim == 2:
-            return log_softmax(scores)
-        # log sigma(-z), log sigma(z): the two classes of the binary model
-        return np.column_stack([log_sigmoid(-scores), log_sigmoid(scores)])
+            L = log_softmax(scores)
+        else:  # log sigma(-z), log sigma(z): the two classes of the binary model
+            L = np.column_stack([log_sigmoid(-scores), log_sigmoid(scores)])
+        # Below the smallest float (p < 5e-324) predict_proba is 0: -inf keeps
+        # scikit-learn's contract predict_log_proba == log(predict_proba) there.
+        Z = scores[:, None] if scores.ndim == 1 else scores
+        L[predict_proba_from_logits(Z, multinomial=scores.ndim == 2) == 0] = -np.inf
+        return L
 
     # -- sparse coefficients -----------------------------------------------
 
@@ -658,11 +666,20 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
             return float(np.sqrt(np.finfo(np.float32).eps))
         return _DEFAULT_TOL[self.solver]
 
-    def _new_optimizer(self, params):
+    def _new_optimizer(self, params, view):
+        """A new SGD or Adam for the coordinates of ``view``.
+
+        SGD's step is the rate over ``L``, the curvature bound of the loss in
+        the whitened coordinates (1 under the Cholesky metric; estimated,
+        with a margin of 1.5, under the diagonal one): the rate then means
+        the same thing on any data. Adam scales its steps by itself.
+        """
         rate = _DEFAULT_RATE[self.solver] if self.learning_rate_init is None \
             else self.learning_rate_init
         if self.solver == "sgd":
-            return SGD(params, rate, momentum=self.momentum, nesterov=self.nesterovs_momentum)
+            L = 1.0 if view.metric.kind == "cholesky" else max(1.0, 1.5 * view.curvature_bound())
+            return SGD(params, rate / L, momentum=self.momentum,
+                       nesterov=self.nesterovs_momentum)
         return Adam(params, rate, self.beta_1, self.beta_2, self.epsilon)
 
     def _store(self, W, b, dtype, state, n_iter):

@@ -18,7 +18,7 @@ from sklearn.utils.validation import (
 )
 
 from ._base import partial_fit_classes, restore_on_failure
-from ._losses import log_sigmoid, log_softmax
+from ._losses import log_sigmoid, log_softmax, sigmoid
 from ._network import NetworkProblem, forward, glorot_init, output_proba
 from ._fullbatch import lbfgs
 from ._stochastic import SGD, Adam, run_epochs
@@ -428,8 +428,10 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         """Class probabilities, in the order of ``classes_``.
 
-        For two classes the columns are ``1 - p`` and ``p``; for multilabel
-        targets, each label's own probability.
+        For two classes the columns are ``sigma(-z)`` and ``sigma(z)`` of
+        the output logit (``1 - p`` and ``p``, the first without the
+        cancellation of a subtraction); for multilabel targets, each label's
+        own probability.
 
         Parameters
         ----------
@@ -441,19 +443,26 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``.
         """
-        P = self._output(X)
+        return self._proba_from_logits(self._logits(X))
+
+    def _proba_from_logits(self, Z):
         if self.n_outputs_ == 1 and self._binarizer.y_type_ != "multilabel-indicator":
-            return np.hstack([1 - P, P])
-        return P
+            # sigma(-z) rather than 1 - sigma(z): the first class keeps its
+            # relative precision where the second is nearly certain
+            return np.hstack([sigmoid(-Z), sigmoid(Z)])
+        return output_proba(Z, self.out_activation_)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed from the output layer's logits.
 
         ``log softmax(Z)`` for multiclass targets, ``log sigma(+-z)`` for two
         classes and ``log sigma(Z)`` per label for multilabel targets, so that
-        a confidently classified row gets the log-probability of its unlikely
-        classes (about minus its margin), not the ``-inf`` of the logarithm of
-        a probability rounded to 0.
+        a confidently classified row keeps the full relative precision of its
+        log-probabilities (the likely class's ``-1e-20`` is not rounded to 0,
+        an unlikely class's ``-700`` is exact). Only where
+        :meth:`predict_proba` itself is 0 (a probability below the smallest
+        float, ``log p < -744``) is the result ``-inf``, as the logarithm of
+        that probability.
 
         Parameters
         ----------
@@ -467,10 +476,16 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         """
         Z = self._logits(X)
         if self.out_activation_ == "softmax":
-            return log_softmax(Z)
-        if self.n_outputs_ == 1 and self._binarizer.y_type_ != "multilabel-indicator":
-            return np.hstack([log_sigmoid(-Z), log_sigmoid(Z)])  # classes 0 and 1
-        return log_sigmoid(Z)
+            L = log_softmax(Z)
+        elif self.n_outputs_ == 1 and self._binarizer.y_type_ != "multilabel-indicator":
+            L = np.hstack([log_sigmoid(-Z), log_sigmoid(Z)])  # classes 0 and 1
+        else:
+            L = log_sigmoid(Z)
+        # Below the smallest float (p < 5e-324) predict_proba is 0: -inf keeps
+        # scikit-learn's contract predict_log_proba == log(predict_proba) there.
+        P = self._proba_from_logits(Z)
+        L[P == 0] = -np.inf
+        return L
 
     # -- helpers -----------------------------------------------------------
 
