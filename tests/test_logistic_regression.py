@@ -1,6 +1,5 @@
 """LogisticRegressionGD against scikit-learn's LogisticRegression and finite differences."""
 
-import copy
 import warnings
 
 import numpy as np
