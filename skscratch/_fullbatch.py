@@ -236,8 +236,9 @@ _EPS = np.finfo(np.float64).eps
 _RESYNC_EVERY = 16
 
 
-def _penalty(lam, mask, theta):
-    return 0.5 * lam * float(np.sum(mask * theta * theta)) if lam else 0.0
+def _penalty(lam, ridge, theta):
+    """``lam/2 theta^T Q theta``, with ``ridge(v) = Q v`` the ridge's quadratic form."""
+    return 0.5 * lam * float(theta @ ridge(theta)) if lam else 0.0
 
 
 def _cholesky_solve_small(H, r):
@@ -303,20 +304,24 @@ def _spd_solve(H, r):
     return r / scale  # pragma: no cover - H is not even nearly semi-definite
 
 
-def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam):
+_CONVERGED = "converged"
+
+
+def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam, small=0.0):
     """One safeguarded Newton step on the coefficients ``c`` of the subspace.
 
-    Minimizes (approximately) ``phi(z + c U) + lam/2 ||theta + c D||^2_mask``,
+    Minimizes (approximately) ``phi(z + c U) + lam/2 (theta + c D)^T Q (theta + c D)``,
     ``U`` (q, n k) holding the images in the logits of the directions ``D``;
-    the penalty enters through ``DD = D mask D^T``, ``Dt = D mask theta`` and
-    ``theta_pen = theta mask theta``. The step costs O(n k q^2) and no pass
+    the penalty enters through ``DD = D Q D^T``, ``Dt = D Q theta`` and
+    ``theta_pen = theta^T Q theta``. The step costs O(n k q^2) and no pass
     over the data: the objective on the subspace is known from ``z`` and
     ``U`` alone. One Newton step from ``c = 0`` is exact for a quadratic and
     was measured to need no more outer iterations than a full minimization
     over the subspace, at a third of the cost.
 
-    Returns ``(c, f, gz, z_new)``, or ``None`` when no step decreased the
-    objective. The step is halved until it satisfies Armijo's condition or,
+    Returns ``(c, f, gz, z_new)``; ``_CONVERGED`` when the Newton step
+    predicts a decrease of at most ``small`` (nothing left to gain at the
+    asked accuracy); ``None`` when no step decreased the objective. The step is halved until it satisfies Armijo's condition or,
     the objective being convex, until its slope along the step is still not
     positive (then the objective did not increase anywhere on the way) while
     the computed objective rose by no more than a few ulps: the second test
@@ -331,7 +336,9 @@ def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam):
         step, slope = -grad, -float(grad @ grad)
         if not slope < 0.0:
             return None
-    if -0.5 * slope <= 8.0 * _EPS * abs(f):
+    if -0.5 * slope <= small:
+        return _CONVERGED
+    if -0.5 * slope <= _EPS * abs(f):
         # The predicted decrease is below the rounding of the objective: no
         # step can be told apart from noise, and taking them anyway walks
         # the iterate at random (uphill, measured, over thousands of steps).
@@ -359,8 +366,8 @@ class _Subspace:
     """The directions of a subspace step and their images, in ring buffers.
 
     Slot ``j`` holds a direction ``D[j]`` (a move of theta) and its image
-    ``U[j] = A D[j]``. The masked Gram matrix ``DD = D mask D^T`` and the
-    products ``Dt = D mask theta`` (the penalty on the subspace) are kept up
+    ``U[j] = A D[j]``. The Gram matrix of the ridge ``DD = D Q D^T`` and the
+    products ``Dt = D Q theta`` (the penalty on the subspace) are kept up
     to date: a new direction or step costs one row of inner products,
     ``q`` products of length ``N`` each, never the whole Gram matrix. The
     rows are computed from the vectors themselves, not from the coefficients
@@ -369,13 +376,16 @@ class _Subspace:
     the Gram matrix drifts away from positive semi-definite).
     """
 
-    def __init__(self, memory, size, image_size, mask):
+    def __init__(self, memory, size, image_size, ridge, ridge_from_image=None):
         q = memory + 1
         self.D = np.zeros((q, size))
         self.U = np.zeros((q, image_size))
         self.DD = np.zeros((q, q))
         self.Dt = np.zeros(q)
-        self.mask = mask
+        self.ridge = ridge
+        # ridge_from_image(v, A v) = Q v, for problems whose Q v is a part of
+        # the image A v (the row-space problem) and would cost a product anew
+        self.ridge_from_image = ridge_from_image
         self.active = np.zeros(q, dtype=bool)
         self.slot = 0  # where the next gradient direction goes (the oldest step)
         self.capacity = q
@@ -384,7 +394,7 @@ class _Subspace:
         self.D[j] = d
         self.U[j] = Ud
         self.active[j] = True
-        md = d * self.mask
+        md = self.ridge(d) if self.ridge_from_image is None else self.ridge_from_image(d, Ud)
         row = self.D @ md
         self.DD[j, :] = row
         self.DD[:, j] = row
@@ -419,7 +429,7 @@ def subspace_descent(problem, theta, *, max_iter, tol, memory=8, state=None, ver
                      refresh_at=(), callback=None):
     """Gradient descent with momentum, whose coefficients are chosen by exact minimization.
 
-    For objectives ``F(theta) = phi(A theta) + lam/2 ||theta||^2_mask`` where
+    For objectives ``F(theta) = phi(A theta) + lam/2 theta^T Q theta`` where
     the products with ``A`` are the expensive part (a linear model: ``A`` is
     the data) and ``phi`` is cheap given ``A theta``. Each iteration takes the
     preconditioned gradient ``d = -M^{-1} g`` and the last ``memory`` steps
@@ -439,12 +449,18 @@ def subspace_descent(problem, theta, *, max_iter, tol, memory=8, state=None, ver
     The problem provides ``image(v) = A v`` (a flat vector), ``outer(z) ->
     (phi, dphi/dz)``, ``outer_hessian(gz, U)``, ``pullback_theta(gz, theta)``
     (the gradient of ``phi(A theta)`` plus the ridge's), ``precondition(g)``,
-    the ridge ``lam2`` and its ``mask``, and ``refresh(z)`` (rebuild the
+    the ridge ``lam2`` and its quadratic form ``ridge(v) = Q v`` (for a
+    linear model, 1 on the coefficients and 0 on the intercepts), and
+    ``refresh(z)`` (rebuild the
     metric, at the iterations in ``refresh_at``; old steps stay valid, they
     are moves in ``theta``).
 
-    Stops when ``g^T M^{-1} g <= tol |F|``; warns with a ``ConvergenceWarning``
-    when ``max_iter`` runs out or when no combination lowers ``F`` first.
+    Stops when ``g^T M^{-1} g <= tol |F|``, or when the Newton step on the
+    subspace predicts a decrease of at most ``tol |F| / 2`` (the same
+    quantity where ``M`` is the Hessian: the rule that still holds where the
+    metric underestimates the curvature, as a diagonal one does on
+    correlated features); warns with a ``ConvergenceWarning`` when
+    ``max_iter`` runs out or when no combination lowers ``F`` first.
     ``callback(n_iter, theta, F)``, called after each iteration, may return
     True to stop there.
 
@@ -455,14 +471,18 @@ def subspace_descent(problem, theta, *, max_iter, tol, memory=8, state=None, ver
     state : TrainingState
     """
     state = TrainingState() if state is None else state
-    lam, mask = problem.lam2, problem.mask
+    lam, ridge = problem.lam2, problem.ridge
     theta = np.array(theta, dtype=np.float64)
     z = problem.image(theta)
     f, gz = problem.outer(z)
-    f += _penalty(lam, mask, theta)
+    f += _penalty(lam, ridge, theta)
     check_finite(f)
     g = problem.pullback_theta(gz, theta)
-    space = _Subspace(memory, theta.shape[0], z.shape[0], mask)
+    space = _Subspace(memory, theta.shape[0], z.shape[0], ridge,
+                      getattr(problem, "ridge_from_image", None))
+    # A d of the descent direction: a pass, unless the problem has it at hand
+    image_direction = getattr(problem, "image_of_direction", problem.image)
+    theta_pen = float(theta @ ridge(theta)) if lam else 0.0
     refresh_at = set(refresh_at)
     outcome = "max_iter"
     gd = np.inf
@@ -475,22 +495,29 @@ def subspace_descent(problem, theta, *, max_iter, tol, memory=8, state=None, ver
             outcome = "converged"
             break
         d = -d
-        space.add_direction(d, problem.image(d), theta)
+        space.add_direction(d, image_direction(d), theta)
         U, DD, Dt = space.view()
-        found = _minimize_in_span(problem, z, f, gz, U, DD, Dt,
-                                  float(np.sum(mask * theta * theta)), lam)
+        found = _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam,
+                                  small=0.5 * tol * abs(f))
+        if found is _CONVERGED:
+            outcome = "converged"
+            break
         if found is None:
             outcome = "stalled"
             break
         c, f, gz, z = found
+        # theta^T Q theta after the step, from the subspace's Gram matrix
+        theta_pen += 2.0 * float(c @ Dt) + float(c @ DD @ c)
         theta += space.take_step(c, theta)
         if (it + 1) % _RESYNC_EVERY == 0:
+            theta_pen = float(theta @ ridge(theta)) if lam else 0.0
             # z is carried along as z + U c; its rounding drifts apart from
             # that of theta + D^T c, and at the rounding floor the search
-            # would follow the drift (an objective that falls only on paper).
+            # would follow the drift (an objective that falls only on paper);
+            # the same for theta^T Q theta, carried along from the Gram matrix.
             z = problem.image(theta)
             f, gz = problem.outer(z)
-            f += _penalty(lam, mask, theta)
+            f += _penalty(lam, ridge, theta)
         check_finite(f)
         g = problem.pullback_theta(gz, theta)
         _record(state, f, verbose)
@@ -556,7 +583,7 @@ def proximal_descent(problem, theta, *, max_iter, tol, memory=10, state=None, ve
 
     def value(z, x):
         f_x, gz_x = problem.outer(z)
-        return f_x + _penalty(lam, problem.mask, x) + lam1 * problem.l1_norm(x), gz_x
+        return f_x + _penalty(lam, problem.ridge, x) + lam1 * problem.l1_norm(x), gz_x
 
     Z = problem.image(theta)
     F, G = value(Z, theta)

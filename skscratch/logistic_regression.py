@@ -24,7 +24,8 @@ from ._base import (
 )
 from ._fullbatch import proximal_descent, subspace_descent
 from ._linear_logit import (
-    FeatureMoments, LinearLogit, MiniBatchLogit, choose_metric, predict_proba_from_logits,
+    FeatureMoments, LinearLogit, MiniBatchLogit, RowSpaceLogit, choose_metric,
+    predict_proba_from_logits,
 )
 from ._losses import log_sigmoid, log_softmax
 from ._stochastic import SGD, Adam, run_epochs
@@ -107,11 +108,23 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
           article's final classifier).
         - 'adam': mini-batches with Adam.
 
-    metric : {'auto', 'cholesky', 'diagonal'}, default='auto'
-        The preconditioner of 'gd'. 'auto' takes 'cholesky' for at most 512
-        features (and no more features than samples) without an L1 term,
-        'diagonal' otherwise. The stochastic solvers always use 'diagonal',
-        and so does an L1 term.
+    metric : {'auto', 'cholesky', 'diagonal', 'kernel'}, default='auto'
+        The preconditioner, chosen from the data's shape by 'auto':
+
+        - 'kernel' for dense data with at least twice as many features as
+          samples (and at most 4096 samples), a finite ``C`` and no L1
+          term: the fit runs in the row space of the data, ``W = Xc^T A``,
+          on the ``n x n`` Gram matrix (formed once, ``n^2 p`` flops);
+        - 'cholesky' for at most 512 features (and no more features than
+          samples) without an L1 term: the Cholesky factor of the bound on
+          the Hessian;
+        - 'diagonal' otherwise: the per-feature curvature, for any width
+          and sparse data, and for every L1 term (whose proximal step needs
+          it).
+
+        The stochastic solvers use 'cholesky' or 'diagonal' by the same
+        rule ('kernel' becomes 'diagonal'), and ``partial_fit`` always
+        'diagonal'.
 
     learning_rate_init : float, default=None
         Step size of 'sgd' and 'adam' in the whitened coordinates; ``None``
@@ -187,8 +200,9 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         Iterations ('gd') or epochs run by the last ``fit`` (an array, as
         scikit-learn's ``LogisticRegression`` reports it); after
         ``partial_fit``, the epochs run since the model started.
-    metric_ : {'cholesky', 'diagonal'}
-        The preconditioner the last fit used.
+    metric_ : {'cholesky', 'diagonal', 'kernel'}
+        The preconditioner (or, for 'kernel', the parametrization) the last
+        fit used.
     loss_curve_ : list of float
         Objective per iteration or epoch, per unit of sample weight
         (``sum_i s_i loss_i / S`` plus the penalty divided by ``C S``).
@@ -240,7 +254,7 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         "fit_intercept": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "solver": [StrOptions({"gd", "sgd", "adam"})],
-        "metric": [StrOptions({"auto", "cholesky", "diagonal"})],
+        "metric": [StrOptions({"auto", "cholesky", "diagonal", "kernel"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "momentum": [Interval(Real, 0, 1, closed="both")],
@@ -322,10 +336,16 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         start = (self._dense_coef(), self.intercept_) if warm else None
         self.classes_ = classes
         stochastic = self.solver in ("sgd", "adam")
-        if self.metric == "cholesky" and self.l1_ratio > 0:
+        if self.metric in ("cholesky", "kernel") and self.l1_ratio > 0:
             raise ValueError(
-                "metric='cholesky' needs l1_ratio=0: the L1 penalty's proximal step "
+                f"metric={self.metric!r} needs l1_ratio=0: the L1 penalty's proximal step "
                 "needs a diagonal metric. Use metric='auto' or 'diagonal'."
+            )
+        if self.metric == "kernel" and (sp.issparse(X) or np.isinf(self.C)):
+            raise ValueError(
+                "metric='kernel' (the row space of the data) needs dense X and a finite C: "
+                "without a ridge the minimizer need not lie in the row space. Use "
+                "metric='auto' or 'diagonal'."
             )
         if self.early_stopping and not stochastic:
             raise ValueError("early_stopping=True needs solver='sgd' or 'adam'.")
@@ -342,7 +362,9 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         problem = self._problem(X, y, sample_weight)
         theta0 = problem.pack(*start) if warm else self._initial_theta(problem)
         state = TrainingState()
-        kind = choose_metric(X, X.shape[1], self.l1_ratio, self.metric)
+        kind = choose_metric(X, X.shape[1], self.l1_ratio, self.C, self.metric)
+        if stochastic and kind == "kernel":
+            kind = "diagonal"
         if stochastic:
             moments = None
             if kind == "cholesky":
@@ -368,6 +390,17 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
             W, b = view.original(params)
             self._optimizer_, self._moments = optimizer, moments
             self.metric_ = kind
+        elif kind == "kernel":
+            rows = RowSpaceLogit(problem)
+            theta_A = np.zeros(rows.size)  # W = Xc^T A: a warm start has no exact A
+            rows.split(theta_A)[1][...] = problem.split(theta0)[1] + problem.mu @ problem.split(theta0)[0]
+            theta_A, state = subspace_descent(
+                rows, theta_A, max_iter=self._max_iter(), tol=self._tol(X.dtype) ** 2,
+                state=state, verbose=self.verbose,
+            )
+            W, b = rows.original(theta_A)
+            self._optimizer_ = self._moments = None
+            self.metric_ = "kernel"
         else:
             problem.build_metric(kind)
             descent = proximal_descent if problem.lam1 else subspace_descent

@@ -336,6 +336,9 @@ class Composite:
     def refresh(self, z):
         pass
 
+    def ridge(self, v):
+        return self.mask * v
+
     def metric_norm2(self, s):
         return float(np.sum(self.diagonal * s * s))
 
