@@ -59,19 +59,33 @@ def _record(state, f, verbose):
         print(f"Iteration {state.n_iter}, loss = {f:.8f}")
 
 
-def _finish(params, x, f, state, converged, limit, method, budget="iterations"):
-    """Write the final iterate into ``params``; warn if the budget ran out first."""
-    if not converged:
-        name = "max_fun" if budget == "function evaluations" else "max_iter"
-        warnings.warn(
-            f"{method}: maximum {budget} ({limit}) reached and the optimization "
-            f"hasn't converged yet. Increase {name} or tol.",
-            ConvergenceWarning,
-        )
+def _finish(params, x, f, state, outcome, limit, method):
+    """Write the final iterate into ``params``; warn unless the method converged."""
+    _warn_unless_done(outcome, limit, method)
     for p, xi in zip(params, x):
         p[...] = xi
     state.best_loss = min(state.best_loss, f)
     return state
+
+
+def _warn_unless_done(outcome, limit, method, gd=None, tol=None, f=None):
+    """A ``ConvergenceWarning`` for every way a method can stop short of its tolerance."""
+    if outcome in ("max_iter", "max_fun"):
+        budget = "function evaluations" if outcome == "max_fun" else "iterations"
+        warnings.warn(
+            f"{method}: maximum {budget} ({limit}) reached and the optimization "
+            f"hasn't converged yet. Increase {outcome} or tol.",
+            ConvergenceWarning,
+        )
+    elif outcome == "stalled":
+        where = ("" if gd is None else
+                 f" (squared gradient norm {gd:.3g}, asked for {tol * abs(f):.3g})")
+        warnings.warn(
+            f"{method}: stopped before convergence: no step along the search directions "
+            f"lowered the objective{where}. The objective is at the limit of "
+            "floating-point precision for this data; increase tol.",
+            ConvergenceWarning,
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -132,7 +146,7 @@ def _wolfe_step(phi, f0, d0, step, c1=1e-4, c2=0.9, max_evals=40):
 
 
 def lbfgs(problem, params, *, max_iter, gtol, ftol=2.220446049250313e-09, max_fun=None,
-          memory=10, state=None, verbose=False):
+          memory=10, state=None, verbose=False, callback=None):
     """Limited-memory BFGS (Nocedal 1980) with a strong Wolfe line search.
 
     The direction is ``-H g`` where ``H`` approximates the inverse Hessian
@@ -147,9 +161,12 @@ def lbfgs(problem, params, *, max_iter, gtol, ftol=2.220446049250313e-09, max_fu
     Stops, as scipy's L-BFGS-B does on an unconstrained problem, when the
     largest gradient component is at most ``gtol``, or when a step lowers
     the objective by at most ``ftol * max(|f_k|, |f_{k+1}|, 1)`` (scipy's
-    default ``ftol`` is the one here), or when no step along the direction
-    makes progress (the rounding floor). Running out of ``max_iter``
-    iterations or ``max_fun`` evaluations warns with a ``ConvergenceWarning``.
+    default ``ftol`` is the one here). Running out of ``max_iter``
+    iterations or ``max_fun`` evaluations warns with a ``ConvergenceWarning``,
+    and so does a line search that finds no acceptable step (the rounding
+    floor, or a poor direction: scipy's abnormal termination).
+    ``callback(n_iter, params, f)`` after each iteration may return True to
+    stop there.
 
     ``problem.loss_grad`` may reuse its gradient arrays between calls; the
     gradients kept here are copied.
@@ -168,14 +185,13 @@ def lbfgs(problem, params, *, max_iter, gtol, ftol=2.220446049250313e-09, max_fu
     f, g = evaluate(x)
     check_finite(f)
     pairs = []
-    converged = False
-    budget = "iterations"
+    outcome = "max_iter"
     for _ in range(max_iter):
         if (float(np.max(np.abs(g))) if g.size else 0.0) <= gtol:
-            converged = True
+            outcome = "converged"
             break
         if max_fun is not None and evals >= max_fun:
-            budget = "function evaluations"
+            outcome = "max_fun"
             break
         # Two-loop recursion: r = H g.
         q = g.copy()
@@ -203,7 +219,9 @@ def lbfgs(problem, params, *, max_iter, gtol, ftol=2.220446049250313e-09, max_fu
 
         found = _wolfe_step(phi, f, d0, 1.0)
         if found is None:
-            converged = True  # no step along d makes progress: the rounding floor
+            # No step along d satisfies the Wolfe conditions: the rounding floor,
+            # or a poor direction; scipy's L-BFGS-B calls it an abnormal end.
+            outcome = "stalled"
             break
         a, f_new, g_new = found
         x_new = x + a * d
@@ -218,11 +236,14 @@ def lbfgs(problem, params, *, max_iter, gtol, ftol=2.220446049250313e-09, max_fu
         x, f, g = x_new, f_new, g_new
         _record(state, f, verbose)
         if decrease <= ftol * max(abs(f + decrease), abs(f), 1.0):
-            converged = True
+            outcome = "converged"
+            break
+        if callback is not None and callback(state.n_iter, layout.views(x), f):
+            outcome = "callback"
             break
     state.n_fun += evals
-    limit = max_fun if budget == "function evaluations" else max_iter
-    return _finish(params, layout.views(x), f, state, converged, limit, "L-BFGS", budget)
+    limit = max_fun if outcome == "max_fun" else max_iter
+    return _finish(params, layout.views(x), f, state, outcome, limit, "L-BFGS")
 
 
 # ---------------------------------------------------------------------------
@@ -340,8 +361,22 @@ def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam, small=0.0):
         return _CONVERGED
     if -0.5 * slope <= _EPS * abs(f):
         # The predicted decrease is below the rounding of the objective: no
-        # step can be told apart from noise, and taking them anyway walks
-        # the iterate at random (uphill, measured, over thousands of steps).
+        # step can be told apart from noise by its value, and taking them
+        # anyway walks the iterate at random (uphill, measured, over
+        # thousands of steps). The gradient is still accurate there (it is
+        # a sum of terms, not a difference of nearly equal values), so the
+        # Newton step is taken when it shrinks the gradient on the subspace
+        # by half, as a Newton step near the optimum does (quadratically);
+        # noise does not. This is what resolves the coefficients beyond
+        # sqrt(eps) of the objective's scale.
+        c = step
+        z_t = z + c @ U
+        f_t, gz_t = problem.outer(z_t)
+        f_t += 0.5 * lam * (theta_pen + 2.0 * float(c @ Dt) + float(c @ DD @ c))
+        grad_t = U @ gz_t + lam * (Dt + DD @ c)
+        if (np.isfinite(f_t) and f_t <= f + 4.0 * _EPS * abs(f)
+                and float(grad_t @ grad_t) <= 0.25 * float(grad @ grad)):
+            return c, f_t, gz_t, z_t
         return None
     t = 1.0
     while t > 1e-10:
@@ -527,23 +562,6 @@ def subspace_descent(problem, theta, *, max_iter, tol, memory=8, state=None, ver
     _warn_unless_done(outcome, max_iter, "Gradient descent", gd, tol, f)
     state.best_loss = min(state.best_loss, f)
     return theta, state
-
-
-def _warn_unless_done(outcome, max_iter, method, gd, tol, f):
-    if outcome == "max_iter":
-        warnings.warn(
-            f"{method}: maximum iterations ({max_iter}) reached and the optimization "
-            "hasn't converged yet. Increase max_iter or tol.",
-            ConvergenceWarning,
-        )
-    elif outcome == "stalled":
-        warnings.warn(
-            f"{method}: stopped before convergence: no step along the search directions "
-            f"lowered the objective (squared gradient norm {gd:.3g}, asked for "
-            f"{tol * abs(f):.3g}). The objective is at the limit of floating-point "
-            "precision for this data; increase tol.",
-            ConvergenceWarning,
-        )
 
 
 # ---------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from sklearn.utils.validation import (
 )
 
 from ._base import (
-    batch_size, check_finite_params, class_sample_weight, partial_fit_classes,
-    restore_on_failure,
+    CallbackSupportMixin, FitTasks, batch_size, check_finite_params, class_sample_weight,
+    partial_fit_classes, restore_on_failure,
 )
 from ._losses import log_sigmoid, log_softmax, sigmoid
 from ._network import NetworkProblem, forward, glorot_init, output_proba
@@ -36,7 +36,7 @@ def _stochastic(est):
     return True
 
 
-class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
+class MLPClassifierScratch(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     """Multi-layer perceptron classifier, trained by backpropagation written from scratch.
 
     A drop-in for :class:`sklearn.neural_network.MLPClassifier`: the same
@@ -142,6 +142,13 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
+    With scikit-learn >= 1.9 the estimator supports its callback API
+    (``set_callbacks``; ``sklearn.callback.ProgressBar``,
+    ``ScoringMonitor``, ...), which scikit-learn's ``MLPClassifier`` does
+    not: the fit is a task with one subtask per epoch (or L-BFGS
+    iteration), each with the network as it stands there; a callback whose
+    ``on_fit_task_end`` returns True stops the training there.
+
     The derivation (forward pass, the chain rule, the delta recurrence,
     initialization, softmax with cross-entropy) is in the documentation's
     neural-network page; the code is in ``skscratch/_network.py`` and the
@@ -300,23 +307,39 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
                 problem.proba(X_val, p), Y_val, sw_val, out_activation)
 
         start_iter = state.n_iter
+        tasks = FitTasks(self, X, y, sample_weight, self.max_iter,
+                         "iteration" if self.solver == "lbfgs" else "epoch")
+        L = problem.n_layers
+
+        def attributes(theta):
+            """The fitted attributes of the network at ``theta``, for the callbacks (lazily)."""
+            def build():
+                arrays = [view.copy() for view in problem.unpack(theta)]
+                return {"coefs_": arrays[:L], "intercepts_": arrays[L:], "n_layers_": L + 1,
+                        "n_outputs_": arrays[L - 1].shape[1], "out_activation_": out_activation}
+            return build
+
+        tasks.begin(attributes(params[0]))
         if self.solver == "lbfgs":
             lbfgs(problem, params, max_iter=self.max_iter, gtol=self.tol, max_fun=self.max_fun,
-                  state=state, verbose=self.verbose)
+                  state=state, verbose=self.verbose,
+                  callback=lambda n, p, f: tasks.step(attributes(p[0])))
             ran = state.n_iter > start_iter
             loss = state.loss_curve[-1] if ran else problem.loss_grad(params, None)[0]
             self._optimizer = None
         else:
             optimizer = self._make_optimizer(params)
             run_epochs(
-                problem, optimizer, params, X.shape[0], batch_size=batch_size(self.batch_size, X.shape[0]),
+                problem, optimizer, params, X.shape[0],
+                batch_size=batch_size(self.batch_size, X.shape[0]),
                 max_iter=self.max_iter, shuffle=self.shuffle, rng=rng, tol=self.tol,
                 n_iter_no_change=self.n_iter_no_change, early_stopping=early, state=state,
-                verbose=self.verbose,
+                verbose=self.verbose, callback=lambda n, p, f: tasks.step(attributes(p[0])),
             )
             loss = state.loss_curve[-1]
             self._optimizer = optimizer
         self._store(problem, params, state, start_iter, loss, out_activation, early)
+        tasks.end()
         return self
 
     @available_if(_stochastic)
