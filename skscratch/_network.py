@@ -138,6 +138,21 @@ class _Buffers:
         self.ones = np.ones(n, dtype=dtype)
 
 
+def _column_compressed(X):
+    """The columns present in the CSR matrix ``X``, and ``X`` restricted to them.
+
+    Returns ``(present, Xc)``: the sorted indices of the columns with a
+    stored entry and the CSR matrix of those columns alone (the same rows,
+    data and row pointers; column indices renumbered), so that
+    ``(X^T D)[present] = Xc^T D`` and the other rows of ``X^T D`` are zero.
+    """
+    X = X.tocsr()  # the rows of a fit are CSR already (no copy then)
+    present, renumbered = np.unique(X.indices, return_inverse=True)
+    Xc = sp.csr_matrix((X.data, renumbered.reshape(-1), X.indptr),
+                       shape=(X.shape[0], present.shape[0]))
+    return present, Xc
+
+
 class NetworkProblem:
     """The network's objective on ``(X, Y)``, in the engine's interface.
 
@@ -307,23 +322,31 @@ class NetworkProblem:
             else:
                 _scale_by_derivative(self.activation, buf.A[l - 1], below)
             delta = below
+        penalty = self.alpha * inv_S
         if augmented:
             np.matmul(X.T, delta, out=self._grad_first)  # [dJ/dW_1; dJ/db_1]
+        elif self._sparse:
+            # X^T delta_1 has non-zero rows only for the features present in
+            # the batch (a few thousand of 2**18 hashed columns): it is
+            # computed on those columns alone and added to the penalty's
+            # gradient, which is written in the same pass that would
+            # otherwise clear the whole (p, u_1) block.
+            np.multiply(coefs[0], penalty, out=grads[0])
+            present, compact = _column_compressed(X)
+            grads[0][present] += compact.T @ delta
+            np.matmul(buf.ones, delta, out=grads[L])
         else:
-            if self._sparse:
-                grads[0][...] = X.T @ delta
-            else:
-                np.matmul(X.T, delta, out=grads[0])
+            np.matmul(X.T, delta, out=grads[0])
             np.matmul(buf.ones, delta, out=grads[L])
 
         if self.alpha:
             # alpha / (2 S) sum ||W_l||^2 and its gradient (alpha / S) W_l
-            penalty = self.alpha * inv_S
             squares = 0.0
-            for start, fan_in, fan_out in self._blocks:
+            for l, (start, fan_in, fan_out) in enumerate(self._blocks):
                 W = theta[start:start + fan_in * fan_out]
                 squares += float(np.dot(W, W))
-                self._grad[start:start + fan_in * fan_out] += penalty * W
+                if l or augmented or not self._sparse:
+                    self._grad[start:start + fan_in * fan_out] += penalty * W
             loss += 0.5 * penalty * squares
         return loss, [self._grad]
 

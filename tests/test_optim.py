@@ -96,9 +96,16 @@ def _gradient_stream(shapes, steps, seed):
             for _ in range(steps)]
 
 
+# Parameter shapes: small (one stretch of the optimizers' update), and longer
+# than a stretch (2**16 entries) by a part of one, as a first layer on hashed
+# features is: rejects a stretch loop that drops the tail or mixes stretches.
+SHAPES = [[(4, 3), (3,)], [(21851, 3), (5,)]]
+
+
+@pytest.mark.parametrize("shapes", SHAPES)
 @pytest.mark.parametrize("lr_schedule", ["constant", "invscaling"])
 @pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.9, False), (0.9, True), (0.5, True)])
-def test_sgd_steps_equal_scikit_learns(momentum, nesterov, lr_schedule):
+def test_sgd_steps_equal_scikit_learns(momentum, nesterov, lr_schedule, shapes):
     # scikit-learn's SGDOptimizer (the MLP's) as the oracle: fed the same
     # gradients, both must move the parameters identically, step for step,
     # schedule included. Rejects Nesterov dropped (plain momentum: off at the
@@ -108,7 +115,6 @@ def test_sgd_steps_equal_scikit_learns(momentum, nesterov, lr_schedule):
     # accumulated over 40 steps of a contraction: 1e-12.
     from sklearn.neural_network._stochastic_optimizers import SGDOptimizer
 
-    shapes = [(4, 3), (3,)]
     start = [np.random.default_rng(1).standard_normal(s) for s in shapes]
     ours, theirs = [p.copy() for p in start], [p.copy() for p in start]
     opt = SGD(ours, 0.05, learning_rate=lr_schedule, momentum=momentum, nesterov=nesterov,
@@ -126,7 +132,8 @@ def test_sgd_steps_equal_scikit_learns(momentum, nesterov, lr_schedule):
     assert opt.learning_rate == pytest.approx(ref.learning_rate, rel=1e-15)
 
 
-def test_adam_steps_equal_scikit_learns():
+@pytest.mark.parametrize("shapes", SHAPES)
+def test_adam_steps_equal_scikit_learns(shapes):
     # scikit-learn's AdamOptimizer as the oracle, fed the same gradients of
     # scales 1e-3 .. 10. Rejects Adam without the bias correction (the first
     # step is then 3.2 eta instead of eta), the correction of the wrong
@@ -135,7 +142,6 @@ def test_adam_steps_equal_scikit_learns():
     # steps are ~ eta = 1e-2: 1e-12 absolute on parameters of size ~1.
     from sklearn.neural_network._stochastic_optimizers import AdamOptimizer
 
-    shapes = [(4, 3), (3,)]
     start = [np.random.default_rng(1).standard_normal(s) for s in shapes]
     ours, theirs = [p.copy() for p in start], [p.copy() for p in start]
     opt = Adam(ours, learning_rate_init=0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-6)
