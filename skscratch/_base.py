@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import unique_labels
+from sklearn.utils.validation import _check_sample_weight
 
 
 def restore_on_failure(method):
@@ -101,6 +102,19 @@ def densify(X, dtype=np.float64, max_fraction=0.25):
             f"or features (for example with feature selection), or fit on a subsample."
         )
     return X.toarray().astype(dtype, copy=False)
+
+
+def check_sample_weight(sample_weight, X):
+    """``sample_weight`` validated as scikit-learn does: float64, one per row, non-negative, not all zero.
+
+    scikit-learn >= 1.9 refuses all-zero weights in its own check; the same
+    error is raised here on the versions before it.
+    """
+    sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                         ensure_non_negative=True)
+    if sample_weight.shape[0] and not sample_weight.any():
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return sample_weight
 
 
 def class_sample_weight(class_weight, classes, y, sample_weight, partial=False):

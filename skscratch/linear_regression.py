@@ -16,9 +16,9 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, MultiOutputMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import densify, restore_on_failure
+from ._base import check_sample_weight, densify, restore_on_failure
 from ._inference import COV_TYPES, inference_from_data, inference_from_factor
 from ._linalg import CentredFactor, HouseholderQR, MatrixOperator, default_rcond, lstsq
 from ._lsq_sparse import MAX_EXACT_FEATURES, CentredOperator, lsmr, sparse_exact
@@ -229,9 +229,7 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
             reset=reset,
         )
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(
-                sample_weight, X, dtype=np.float64, ensure_non_negative=True
-            )
+            sample_weight = check_sample_weight(sample_weight, X)
         return X, y, sample_weight
 
     @restore_on_failure
@@ -510,8 +508,7 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         if y.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows and y {y.shape[0]}: they must match.")
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                                 ensure_non_negative=True)
+            sample_weight = check_sample_weight(sample_weight, X)
         if sp.issparse(X):
             if X.shape[0] < X.shape[1]:
                 raise ValueError(

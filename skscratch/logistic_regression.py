@@ -16,11 +16,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import (
-    CallbackSupportMixin, FitTasks, batch_size, check_finite_params, class_sample_weight,
-    partial_fit_classes, restore_on_failure,
+    CallbackSupportMixin, FitTasks, batch_size, check_finite_params, check_sample_weight,
+    class_sample_weight, partial_fit_classes, restore_on_failure,
 )
 from ._fullbatch import proximal_descent, subspace_descent
 from ._linear_logit import (
@@ -662,8 +662,7 @@ class LogisticRegressionGD(CallbackSupportMixin, ClassifierMixin, BaseEstimator)
                              reset=reset)
         check_classification_targets(y)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                                 ensure_non_negative=True)
+            sample_weight = check_sample_weight(sample_weight, X)
         else:
             sample_weight = np.ones(X.shape[0])
         return X, y, sample_weight
