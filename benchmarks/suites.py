@@ -14,6 +14,8 @@ SUITES = {
     "logistic": "benchmarks.cases_logistic",
     "logistic-matched": "benchmarks.cases_logistic:MATCHED_SUITE",
     "mlp": "benchmarks.cases_mlp",
+    "mlp-sparse": "benchmarks.cases_mlp:SPARSE_SUITE",
+    "mlp-small": "benchmarks.cases_mlp:SMALL_SUITE",
 }
 
 
