@@ -32,7 +32,7 @@ DEFAULT_OUT = Path("docs") / "benchmarks.md"
 # `spread` (relative range), else goes on to the maximum, or to two repeats
 # once its budget is spent (see harness.Repeats).
 CASE_REPEATS = {
-    "quick": Repeats(minimum=3, maximum=5, spread=0.15, budget=10.0),
+    "quick": Repeats(minimum=2, maximum=4, spread=0.15, budget=5.0),
     "default": Repeats(minimum=3, maximum=7, spread=0.10, budget=40.0),
     "full": Repeats(minimum=5, maximum=11, spread=0.05, budget=None),
 }

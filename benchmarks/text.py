@@ -108,7 +108,6 @@ def text_size(quick):
     return QUICK_DOCUMENTS if quick else N_DOCUMENTS
 
 
-@functools.lru_cache(maxsize=8)
 def text_data(vectorizer="tfidf", n_features=None, quick=False):
     """The synthetic corpus as a float64 CSR train/test split, built once per process.
 
@@ -142,9 +141,18 @@ def text_data(vectorizer="tfidf", n_features=None, quick=False):
     """
     if vectorizer not in VECTORIZERS:
         raise ValueError(f"vectorizer must be one of {VECTORIZERS}, got {vectorizer!r}")
+    if vectorizer == "hashing" and n_features is None:
+        n_features = 2**18
+    # One cache key per setting, however the arguments were spelled.
+    return _vectorized(vectorizer, n_features, bool(quick))
+
+
+@functools.lru_cache(maxsize=8)
+def _vectorized(vectorizer, n_features, quick):
+    """:func:`text_data`'s work, cached."""
     docs_train, docs_test, y_train, y_test = _split_documents(text_size(quick))
     if vectorizer == "hashing":
-        transform = HashingVectorizer(n_features=n_features or 2**18, dtype=np.float64)
+        transform = HashingVectorizer(n_features=n_features, dtype=np.float64)
         X_train, X_test = transform.transform(docs_train), transform.transform(docs_test)
     else:
         transform = TfidfVectorizer(max_features=n_features, dtype=np.float64)
@@ -173,3 +181,9 @@ def text_description(vectorizer="tfidf", n_features=None, quick=False):
 def _power(n):
     """``2**k`` when ``n`` is a power of two, else ``n``."""
     return f"2**{n.bit_length() - 1}" if n > 0 and n & (n - 1) == 0 else str(n)
+
+
+def release_text_data():
+    """Drop the cached corpus and its vectorized splits (tens of MB each)."""
+    _vectorized.cache_clear()
+    _split_documents.cache_clear()
