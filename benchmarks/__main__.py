@@ -33,7 +33,7 @@ DEFAULT_OUT = Path("docs") / "benchmarks.md"
 # once its budget is spent (see harness.Repeats).
 CASE_REPEATS = {
     "quick": Repeats(minimum=2, maximum=4, spread=0.15, budget=5.0),
-    "default": Repeats(minimum=3, maximum=7, spread=0.10, budget=40.0),
+    "default": Repeats(minimum=3, maximum=7, spread=0.10, budget=30.0),
     "full": Repeats(minimum=5, maximum=11, spread=0.05, budget=None),
 }
 SWEEP_REPEATS = {

@@ -27,10 +27,11 @@ from .machine import Meter
 MIN_BATCH_SECONDS = 0.05
 MAX_LOOPS = 1000
 # A warm-up fit at least this long is kept as the first timed repeat: the
-# first-call costs it absorbs (lazy imports, thread start-up) are milliseconds,
-# and repeating a fit of many seconds only to throw it away would cost the
-# time budget a whole repeat.
-LONG_FIT_SECONDS = 2.0
+# first-call costs it absorbs (lazy imports, thread start-up, most of them
+# paid by earlier cases of the same run anyway) are milliseconds, under 1%
+# of such a fit, and refitting for seconds only to throw the fit away would
+# cost the time budget a whole repeat.
+LONG_FIT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,8 @@ def relative_spread(values):
 
 @dataclass
 class Timing:
-    """Per-fit times of both estimators over the repeats, and the last fits.
+    """Per-fit times of both estimators over the repeats, and the last fits
+    (which :func:`run_case` drops once it has scored and compared them).
 
     ``ours[i]`` and ``theirs[i]`` were measured back to back in repeat ``i``,
     so the per-repeat ratio ``ours[i] / theirs[i]`` sees the machine in one
@@ -381,7 +383,9 @@ def time_alternating(make_ours, make_theirs, X, y, repeats, label="", threads=No
             break
         order = ("ours", "theirs") if len(ratios) % 2 == 0 else ("theirs", "ours")
         for side in order:
-            # Collect garbage outside the clock so no fit pays for another's.
+            # Drop the previous fit first (a wide network holds hundreds of MB),
+            # and collect garbage outside the clock so no fit pays for another's.
+            fitted[side] = None
             gc.collect()
             seconds, fitted[side] = _time_batch(sides[side], X, y, loops)
             times[side].append(seconds)
@@ -426,11 +430,16 @@ def run_case(suite, case, repeats):
     theirs_score = timing.fitted_theirs.score(X_test, y_test)
     dtypes = (parameter_dtype(timing.fitted_ours), parameter_dtype(timing.fitted_theirs))
     columns = case.compare(timing.fitted_ours, timing.fitted_theirs)
-    # The larger cases hold hundreds of MB: release them before the next one.
+    # The larger cases hold hundreds of MB in their data and fitted models:
+    # release them before the next case (the result keeps numbers only).
+    timing.fitted_ours = timing.fitted_theirs = None
     del X_train, X_test, y_train, y_test
     gc.collect()
+    usage = meter.stop()
+    log(f"[{suite.name}] {case.name}: done in {usage.wall:.1f} s"
+        + ("" if usage.others is None else f" (other processes: {usage.others:.2f} cores)"))
     return CaseResult(case, *shape, timing, ours_score, theirs_score, columns,
-                      single=single, dtypes=dtypes, usage=meter.stop())
+                      single=single, dtypes=dtypes, usage=usage)
 
 
 def _predicted_seconds(points, size):
@@ -473,8 +482,10 @@ def run_sweep(suite, sweep, repeats, budget=None):
         timings.append(timing)
         del X, y
         gc.collect()
+    usage = meter.stop()
+    log(f"[{suite.name}] sweep {sweep.name}: done in {usage.wall:.1f} s")
     if skipped:
         log(f"[{suite.name}] sweep {sweep.name}: sizes {', '.join(map(str, skipped))} "
             "skipped by the time budget (--full runs them)")
-    return SweepResult(sweep, points, timings, skipped, usage=meter.stop())
+    return SweepResult(sweep, points, timings, skipped, usage=usage)
 
