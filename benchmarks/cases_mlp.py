@@ -99,7 +99,7 @@ def sparse_cases(quick):
     """Epochs on the hashed bag of words, at each width."""
     return [
         _epochs_case(
-            name=f"hashed 2**{n_features.bit_length() - 1}",
+            name=f"hashed 2^{n_features.bit_length() - 1}",  # "**" would end bold Markdown
             description=text_description("hashing", n_features, quick),
             load=lambda n_features=n_features: text_data("hashing", n_features, quick),
             epochs=SPARSE_EPOCHS,

@@ -328,13 +328,15 @@ def loops_for(seconds):
     return min(MAX_LOOPS, max(1, math.ceil(MIN_BATCH_SECONDS / max(seconds, 1e-9))))
 
 
-def best_time(make, X, y, seconds, count=3):
-    """The best of ``count`` batch means for one estimator, after a first fit of ``seconds``.
+def best_time(make, X, y, count=3):
+    """One estimator's best time per fit: the best of ``count`` batch means.
 
-    For ranking settings of one side (which solver is fastest), not for ratios.
-    A fit longer than :data:`LONG_FIT_SECONDS` is not refitted: ``seconds`` is
-    taken as its time.
+    For ranking settings of one side (which solver is fastest), not for
+    ratios. A first fit calibrates the batch size; a fit longer than
+    :data:`LONG_FIT_SECONDS` is not repeated and that first fit is its time.
     """
+    gc.collect()
+    seconds = _fit_once(make, X, y)[1]
     if seconds >= LONG_FIT_SECONDS:
         return seconds
     loops = loops_for(seconds)
