@@ -53,10 +53,12 @@ MATCHED_MAX_ITER = 10_000
 # The matched-accuracy table times skscratch against the fastest of these
 # scikit-learn solvers that reaches the bar, each at the loosest tolerance of
 # its list that does (tighter is slower). Measured on the 8 shipped sets:
-# newton-cholesky needs 1e-4 to 1e-6 (1e-8 on raw digits), newton-cg 1e-6
-# (1e-8 on raw digits), L-BFGS 1e-6 to 1e-8 and falls short of the bar on raw
-# wine at max_iter. sag and saga are stochastic and slow on raw data, and
-# liblinear penalizes the intercept (a different objective), so none is tried.
+# newton-cholesky reaches it at 1e-4 or 1e-6 (1e-8 on raw digits), newton-cg
+# at 1e-4 to 1e-8 (on raw digits 1e-8 or 1e-10: its probabilities sit near
+# the bar, and the threads' rounding decides), L-BFGS at 1e-6 or 1e-8 except
+# on raw wine (max_iter) and raw digits. sag and saga are stochastic and slow
+# on raw data, and liblinear penalizes the intercept (a different objective),
+# so none is tried.
 TWIN_SOLVERS = {
     "newton-cholesky": (1e-4, 1e-6, 1e-8, 1e-10),
     "newton-cg": (1e-4, 1e-6, 1e-8, 1e-10),
