@@ -47,8 +47,8 @@ def _policy(repeats, what):
             f"minimum once the per-repeat ratios agree within {repeats.spread:.0%} of their "
             "median")
     if repeats.budget is not None:
-        text += (f" (at two once the {what} has taken {repeats.budget:g} s; the one-thread "
-                 "timing has its own count)" if what == "case" else
+        text += (f" (at two once the {what} has taken {repeats.budget:g} s, shared by its two "
+                 "timings where it also has a one-thread timing)" if what == "case" else
                  f" (at two once the {what} has taken {repeats.budget:g} s)")
     return text
 
@@ -73,14 +73,15 @@ def _method(options):
         "(below 1: skscratch is faster). Each repeat times both sides back to back, so each "
         "repeat gives one ratio measured on the machine in one state; the tables show the "
         "median of these per-repeat ratios and, in brackets, the lowest and the highest. "
-        "Min and max rather than quartiles because there are 2 to 11 repeats: quartiles of "
-        "three numbers are the numbers themselves, and the range hides nothing. The "
+        "Min and max rather than quartiles because a case has "
+        f"{min(2, options.repeats.minimum)} to {options.repeats.maximum} repeats: quartiles "
+        "of three numbers are the numbers themselves, and the range hides nothing. The "
         "per-repeat ratio rather than a ratio of two medians because a slow spell of the "
         "machine then slows both sides of a ratio together instead of widening it. Read "
         "the ratios, not the absolute times.",
         "",
-        "**Threads.** Every case runs with the libraries' default thread pools (listed under "
-        "*Machine*). Where threading decides the result (the small fits and the per-epoch "
+        "**Threads.** Every case runs with the libraries' default thread pools (their sizes, "
+        "and the environment variables that set them, are listed under *Machine*). Where threading decides the result (the small fits and the per-epoch "
         "tables) both sides are timed a second time with every BLAS and OpenMP pool limited "
         "to one thread (`threadpoolctl.threadpool_limits(1)`): the *1 thread* columns.",
         "",

@@ -15,7 +15,7 @@ import statistics
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 from sklearn.exceptions import ConvergenceWarning
@@ -410,8 +410,8 @@ def run_case(suite, case, repeats):
     """Load a case's data, time both estimators, score and compare them.
 
     With ``case.single_thread`` the timing is done a second time with every
-    thread pool limited to one thread. ``repeats``: a :class:`Repeats` policy
-    or a fixed count.
+    thread pool limited to one thread, each timing with half the case's time
+    budget. ``repeats``: a :class:`Repeats` policy or a fixed count.
     """
     meter = Meter()
     log(f"[{suite.name}] {case.name}: loading data")
@@ -419,6 +419,10 @@ def run_case(suite, case, repeats):
     shape = (X_train.shape[0], X_test.shape[0], X_train.shape[1])
     log(f"[{suite.name}] {case.name}: train {shape[0]} x {shape[2]}, test {shape[1]}")
     label = f"[{suite.name}] {case.name}"
+    repeats = Repeats.coerce(repeats)
+    if case.single_thread and repeats.budget is not None:
+        # The case's budget is shared by its two timings.
+        repeats = replace(repeats, budget=repeats.budget / 2)
     timing = time_alternating(case.make_ours, case.make_theirs, X_train, y_train, repeats,
                               label=label)
     single = None

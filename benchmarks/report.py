@@ -168,7 +168,8 @@ def worst_ratio_line(results):
     worst = max(results, key=lambda result: result.timing.ratio)
     above = [r for r in results if r.timing.ratio > ACCEPTABLE_RATIO]
     verdict = (
-        f"all {len(results)} cases at or below {ACCEPTABLE_RATIO:.2f}"
+        ("the only case" if len(results) == 1 else f"all {len(results)} cases")
+        + f" at or below {ACCEPTABLE_RATIO:.2f}"
         if not above
         else f"{len(above)} of {len(results)} cases above {ACCEPTABLE_RATIO:.2f}"
     )
