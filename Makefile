@@ -30,9 +30,12 @@ bench-quick: .stamp-bench
 bench-full: .stamp-bench
 	$(PY) -m benchmarks --full $(ARGS)
 
+# Then the build from a checkout path containing "skscratch", and the check
+# that the HTML loads nothing (MathJax included) from the network.
 docs: .stamp-docs
 	$(PY) -m sphinx -E -W --keep-going -b html -q docs docs/_build/html
 	$(PY) -m sphinx -E -W --keep-going -b doctest -q docs docs/_build/doctest
+	$(PY) -m pytest -q -p no:cacheprovider -m docs_build tests/test_docs.py
 
 clean:
 	rm -rf $(VENV) .stamp-* docs/_build docs/generated *.egg-info

@@ -11,6 +11,9 @@ import importlib
 
 SUITES = {
     "ols": "benchmarks.cases_linear",
+    "ols-sparse": "benchmarks.cases_linear_offpath:SPARSE_SUITE",
+    "ols-collinear": "benchmarks.cases_linear_offpath:COLLINEAR_SUITE",
+    "ols-positive": "benchmarks.cases_linear_offpath:POSITIVE_SUITE",
     "logistic": "benchmarks.cases_logistic",
     "logistic-matched": "benchmarks.cases_logistic:MATCHED_SUITE",
     "mlp": "benchmarks.cases_mlp",

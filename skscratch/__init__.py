@@ -6,8 +6,10 @@ array primitives (arithmetic, ufuncs, reductions, indexing and the matrix produc
 - :mod:`skscratch._linalg`: Householder QR (blocked, pivoted), Cholesky QR,
   triangular solves, minimum-norm least squares.
 - :mod:`skscratch._losses`: stable sigmoid / softmax and log-losses with gradients.
-- :mod:`skscratch._optim`: the gradient-descent engine (SGD, Nesterov, Adam,
-  accelerated full-batch descent, early stopping).
+- :mod:`skscratch._stochastic`: mini-batch training (SGD with (Nesterov)
+  momentum, Adam, epochs, early stopping).
+- :mod:`skscratch._fullbatch`: full-batch descent methods (spectral descent, L-BFGS).
+- :mod:`skscratch._training`: the bookkeeping both kinds of loop share.
 - :mod:`skscratch._linear_logit`: logistic regression's objective in whitened
   coordinates.
 - :mod:`skscratch._network`: a dense network's forward pass and backpropagation.

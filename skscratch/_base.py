@@ -2,9 +2,12 @@
 
 import functools
 import os
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import unique_labels
 
 
 def restore_on_failure(method):
@@ -29,6 +32,44 @@ def restore_on_failure(method):
             raise
 
     return wrapper
+
+
+def partial_fit_classes(estimator, classes, first):
+    """The classes of a ``partial_fit`` call: set by the first call, checked by the later ones.
+
+    scikit-learn's contract for ``partial_fit`` (as its
+    ``_check_partial_fit_first_call`` enforces it): the first call must name
+    every class that will ever be seen; a later call may omit ``classes``,
+    but classes that differ from the fitted ``classes_`` are an error, not
+    silently ignored.
+
+    Parameters
+    ----------
+    estimator : object
+        The classifier; on a later call its ``classes_`` are the reference.
+    classes : array-like of shape (n_classes,) or None
+        The ``classes`` argument of the call.
+    first : bool
+        Whether this call starts the model.
+
+    Returns
+    -------
+    classes : ndarray of shape (n_classes,)
+        The sorted classes of the model.
+    """
+    if not first:
+        if classes is not None and not np.array_equal(estimator.classes_, unique_labels(classes)):
+            raise ValueError(
+                f"`classes={classes!r}` is not the same as on last call to partial_fit, "
+                f"was: {estimator.classes_!r}"
+            )
+        return estimator.classes_
+    if classes is None:
+        raise ValueError("classes must be passed on the first call to partial_fit.")
+    classes = unique_labels(classes)
+    if classes.shape[0] < 2:
+        raise ValueError("partial_fit needs at least 2 classes in `classes`.")
+    return classes
 
 
 def _available_memory_bytes():
@@ -60,3 +101,120 @@ def densify(X, dtype=np.float64, max_fraction=0.25):
             f"or features (for example with feature selection), or fit on a subsample."
         )
     return X.toarray().astype(dtype, copy=False)
+
+
+def class_sample_weight(class_weight, classes, y, sample_weight, partial=False):
+    """Per-row weights: ``sample_weight`` (or ones) times the weight of each row's class.
+
+    ``class_weight`` is ``None``, a dict ``{class: weight}`` (classes not
+    named weigh 1) or ``'balanced'``: ``n / (n_classes * count(class))``, as
+    scikit-learn's ``compute_class_weight`` gives it. 'balanced' needs the
+    counts of all the data, which an incremental call does not see; as in
+    scikit-learn's ``SGDClassifier``, ``partial=True`` refuses it.
+    """
+    if class_weight is None:
+        return sample_weight
+    if isinstance(class_weight, str):
+        if partial:
+            raise ValueError(
+                "class_weight='balanced' is not supported for partial_fit: the class "
+                "frequencies of all the data are not known to a single call. Pass the "
+                "weights as a dict, for example from "
+                "sklearn.utils.class_weight.compute_class_weight on all the labels."
+            )
+        weights = compute_class_weight(class_weight, classes=classes, y=y)
+    else:
+        weights = np.array([float(class_weight.get(c, 1.0)) for c in classes])
+    per_row = weights[np.searchsorted(classes, y)]
+    if sample_weight is None:
+        return per_row
+    return sample_weight * per_row.astype(sample_weight.dtype, copy=False)
+
+
+def batch_size(requested, n_samples):
+    """The mini-batch size: 'auto' is ``min(200, n)``; a larger request is clipped, with a warning."""
+    if requested == "auto":
+        return min(200, n_samples)
+    if requested > n_samples:
+        warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                      "going to be clipped", UserWarning)
+    return min(requested, n_samples)
+
+
+def check_finite_params(*arrays, name="coefficients", advice="lower learning_rate_init"):
+    """Refuse non-finite fitted parameters with a message that says what to do."""
+    if not all(np.all(np.isfinite(a)) for a in arrays):
+        raise ValueError(f"The fit produced non-finite {name}; {advice}.")
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn's callback API (scikit-learn >= 1.9), and nothing before it
+# ---------------------------------------------------------------------------
+
+try:
+    from sklearn.callback import CallbackSupportMixin
+except ImportError:  # scikit-learn < 1.9: no callback API, nothing to support
+    class CallbackSupportMixin:
+        """Stand-in for scikit-learn's ``CallbackSupportMixin`` where it does not exist."""
+
+
+class FitTasks:
+    """The callback tasks of one fit: the fit itself, and one subtask per iteration or epoch.
+
+    scikit-learn's callbacks (``sklearn.callback``: ``ProgressBar``,
+    ``ScoringMonitor``, ...) see a fit as a tree of tasks, each opened by
+    ``on_fit_task_begin`` and closed by ``on_fit_task_end``. Here the root
+    task is the fit and its subtasks are the iterations (full-batch solvers)
+    or the epochs (mini-batch solvers), as scikit-learn's own L-BFGS bridge
+    in ``LogisticRegression`` lays them out: the next subtask begins when
+    the previous one ends, and the one left open when the solver returns is
+    closed empty. Each hook can get a ``fitted_estimator`` that predicts as
+    the model stands at that moment; it is built only if a callback asks for
+    it (``reconstruct`` is called lazily). A callback whose
+    ``on_fit_task_end`` returns True stops the training at that iteration,
+    which the protocol specifies.
+
+    With no callback set (or on scikit-learn < 1.9) every method is a no-op
+    costing one attribute test, so that small fits pay nothing.
+    """
+
+    def __init__(self, estimator, X, y, sample_weight, max_subtasks, task_name):
+        self.estimator = estimator
+        self.active = bool(getattr(estimator, "_skl_callbacks", None))
+        if not self.active:
+            return
+        self.kwargs = dict(X=X, y=y, metadata=(None if sample_weight is None
+                                                else {"sample_weight": sample_weight}))
+        self.task_name = task_name
+        self.root = estimator._init_callback_context(max_subtasks=max_subtasks + 1)
+        self.root.call_on_fit_task_begin(estimator=estimator, **self.kwargs)
+        self.current = None
+
+    def begin(self, reconstruct):
+        """Open the first subtask, at the starting point ``reconstruct()``."""
+        if self.active:
+            self._open(reconstruct)
+
+    def _open(self, reconstruct):
+        self.current = self.root.subcontext(task_name=self.task_name)
+        self.current.call_on_fit_task_begin(estimator=self.estimator,
+                                            reconstruction_attributes=reconstruct,
+                                            **self.kwargs)
+
+    def step(self, reconstruct):
+        """Close the current subtask at ``reconstruct()`` and open the next; True to stop."""
+        if not self.active:
+            return False
+        stop = self.current.call_on_fit_task_end(estimator=self.estimator,
+                                                 reconstruction_attributes=reconstruct,
+                                                 **self.kwargs)
+        self._open(reconstruct)
+        return bool(stop)
+
+    def end(self):
+        """Close the subtask left open (empty) and the fit's task (at the fitted model)."""
+        if not self.active:
+            return
+        self.current.call_on_fit_task_end(estimator=self.estimator)
+        self.root.call_on_fit_task_end(estimator=self.estimator, reconstruction_attributes={},
+                                       **self.kwargs)

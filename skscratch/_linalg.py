@@ -27,8 +27,16 @@ Contents
 - :class:`SemiNormal`          corrected semi-normal equations, the fastest path (kappa <= 1e5)
 - :class:`CholeskyQR2`         CholeskyQR2, the fast path for kappa up to ~1e7
 - :class:`HouseholderQR`       minimum-norm least squares by QR + pivoting + COD
+- :func:`cholesky_drop`        Cholesky that drops (numerically) dependent columns
+- :class:`GramCOD`             minimum-norm least squares for rank-deficient X from X^T X,
+                               certified by the residual of the dropped columns
+- :class:`MatrixOperator`      the products a Gram-based path needs, from a dense array
 - :func:`lstsq`                the driver: choose the path, solve, refine once
+- :func:`triangular_factor`    R of a stacked matrix (TSQR's combine step)
+- :class:`CentredFactor`       weight, means and R of centred, weighted rows; merged exactly
 """
+
+import contextlib
 
 import numpy as np
 
@@ -44,6 +52,34 @@ _SAFE_MIN = np.finfo(np.float64).tiny / _EPS
 
 class SingularMatrixError(ArithmeticError):
     """A factorization met a pivot that is not positive (or a zero on a diagonal)."""
+
+
+_BLAS_CONTROLLER = None
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Run the enclosed level-2 loops with BLAS limited to one thread.
+
+    Pivoted QR, the active-set steps of NNLS and other column-at-a-time
+    loops make thousands of tiny BLAS calls. A threaded BLAS wakes its
+    threads for each, and on a machine whose cores are busy a call can wait
+    for a descheduled thread: on a 2-core machine at load 4, pivoted QR of
+    a 50 x 50 triangle took 28 ms with two BLAS threads and 15 ms with one
+    (100 x 100: 42 and 32 ms). The limit is set and restored through
+    threadpoolctl (a scikit-learn dependency); the controller is built once.
+    """
+    global _BLAS_CONTROLLER
+    try:
+        if _BLAS_CONTROLLER is None:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS_CONTROLLER = ThreadpoolController()
+        limiter = _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+    except Exception:  # no threadpoolctl, or a BLAS it cannot control: run as is
+        limiter = contextlib.nullcontext()
+    with limiter:
+        yield
 
 
 # ---------------------------------------------------------------------------
@@ -186,25 +222,24 @@ def _panel_qr(At, j0, j1, taus):
     return T
 
 
-def householder_qr(At, n_factor=None, block_size=64):
+def householder_qr(At, block_size=64):
     """Blocked Householder QR of ``A = At.T``, in place, in transposed storage.
 
     Parameters
     ----------
     At : ndarray of shape (n_cols, n_rows), C-contiguous float64
         The transpose of the matrix to factor. Overwritten: on return, for
-        the factored columns ``j < k``, ``At[j, :j+1]`` holds column ``j`` of
-        ``R`` and ``At[j, j+1:]`` the tail of reflector ``j``. Columns past
-        ``n_factor`` are not factored but have ``Q^T`` applied.
-    n_factor : int, default=None
-        How many leading columns to factor (default: all).
+        the factored columns ``j < k = min(n_cols, n_rows)``, ``At[j, :j+1]``
+        holds column ``j`` of ``R`` and ``At[j, j+1:]`` the tail of reflector
+        ``j``; the columns past ``k`` (wide matrices) hold ``Q^T`` applied to
+        them, i.e. the rest of the upper trapezoid R.
     block_size : int, default=64
         Columns per block of the compact WY update.
 
     Returns
     -------
     taus : ndarray of shape (k,)
-        Reflector scalars, ``k = min(n_factor, n_rows)``.
+        Reflector scalars, ``k = min(n_cols, n_rows)``.
     blocks : list of (j0, j1, T)
         The compact WY factor ``T`` of each block of columns ``j0..j1-1``,
         kept so that ``Q^T`` can later be applied as matrix products
@@ -217,9 +252,7 @@ def householder_qr(At, n_factor=None, block_size=64):
     the order of operations, not this bound.
     """
     n_cols, m = At.shape
-    if n_factor is None:
-        n_factor = n_cols
-    k = min(n_factor, m)
+    k = min(n_cols, m)
     taus = np.zeros(k)
     blocks = []
     for j0 in range(0, k, block_size):
@@ -274,6 +307,12 @@ def upper_from_transposed(At, n_rows, n_cols):
 
 
 def pivoted_qr(A, rcond):
+    """Householder QR with column pivoting (see :func:`_pivoted_qr`), on one BLAS thread."""
+    with one_blas_thread():
+        return _pivoted_qr(A, rcond)
+
+
+def _pivoted_qr(A, rcond):
     """Householder QR with column pivoting, stopped at the numerical rank.
 
     Factors ``A P = Q R`` choosing at each step the remaining column of
@@ -463,16 +502,28 @@ class GramCholesky:
     def __init__(self, R, R_inv, kappa_f):
         self.R, self.R_inv, self.kappa_f = R, R_inv, kappa_f
 
-    @classmethod
-    def factor(cls, X):
-        """Factor tall ``X``, or return ``None`` when ``X^T X`` is not numerically definite."""
-        p = X.shape[1]
-        # Where squares of X's entries overflow or underflow, the Gram matrix
-        # is meaningless: refuse (any non-finite value below means that).
+    @staticmethod
+    def gram_matrix(X):
+        """``X^T X`` of an array or operator, or ``None`` where it over- or underflows.
+
+        Where squares of X's entries overflow or underflow, the Gram matrix
+        is meaningless: refuse (any non-finite value means that).
+        """
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-            G = X.T @ X
-            if not (np.all(np.isfinite(G)) and np.max(np.diagonal(G)) > _SAFE_MIN):
+            G = as_operator(X).gram()
+        if not (np.all(np.isfinite(G)) and np.max(np.diagonal(G), initial=0.0) > _SAFE_MIN):
+            return None
+        return G
+
+    @classmethod
+    def factor(cls, X, G=None):
+        """Factor tall ``X``, or return ``None`` when ``X^T X`` is not numerically definite."""
+        if G is None:
+            G = cls.gram_matrix(X)
+            if G is None:
                 return None
+        p = G.shape[0]
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             try:
                 R = cholesky(G)
             except SingularMatrixError:
@@ -504,14 +555,14 @@ class SemiNormal:
     max_kappa = 1e5
 
     def __init__(self, X, gram):
-        self.X, self.gram = X, gram
-        self.rank = X.shape[1]
+        self.X, self.gram = as_operator(X), gram
+        self.rank = self.X.shape[1]
 
     def solve(self, Y):
         """``theta`` (p, k) minimizing ``||X theta - Y||`` for Y of shape (n, k)."""
         R_inv = self.gram.R_inv
         # R^T R theta = X^T Y; triangular inverses are applied as products.
-        return R_inv @ (R_inv.T @ (self.X.T @ Y))
+        return R_inv @ (R_inv.T @ self.X.rmatmat(Y))
 
 
 class CholeskyQR2:
@@ -619,20 +670,199 @@ class HouseholderQR:
         return theta
 
 
-def lstsq(X, Y, rcond=None, solver="auto"):
+# ---------------------------------------------------------------------------
+# Rank-deficient least squares from the Gram matrix
+# ---------------------------------------------------------------------------
+
+
+class MatrixOperator:
+    """The products a Gram-based solver needs, for a dense array ``A``.
+
+    Sparse data supplies the same four members (``shape``, ``matmat``,
+    ``rmatmat``, ``gram``) with its centring and weights applied implicitly
+    (:mod:`skscratch._lsq_sparse`), so the Gram-based solvers below run on
+    either without a dense copy.
+    """
+
+    dense = True
+
+    def __init__(self, A):
+        self.A = A
+        self.shape = A.shape
+
+    def matmat(self, B):
+        """``A @ B``."""
+        return self.A @ B
+
+    def rmatmat(self, B):
+        """``A^T @ B``."""
+        return self.A.T @ B
+
+    def gram(self):
+        """``A^T A`` (one symmetric product: BLAS syrk)."""
+        return self.A.T @ self.A
+
+
+def as_operator(X):
+    """``X`` itself when it is an operator already, else a :class:`MatrixOperator`."""
+    return MatrixOperator(X) if isinstance(X, np.ndarray) else X
+
+
+def cholesky_drop(A, tau, block_size=64):
+    """Cholesky factor of a semidefinite ``A``, dropping columns with negligible pivots.
+
+    The blocked right-looking Cholesky of :func:`cholesky`, except that a
+    pivot ``d_i <= tau * max(diag(A))`` does not stop the factorization: row
+    ``i`` of R is set to zero and column ``i`` is marked dropped. The pivot
+    ``d_i`` is the Schur complement's diagonal entry, i.e. the squared
+    distance of column ``i`` of X (``A = X^T X``) from the span of the
+    columns kept before it; a tiny pivot says that column is (numerically) a
+    combination of those, which is what one-hot blocks beside an intercept
+    or duplicated columns give.
+
+    Returns ``(R, kept)``: R (p x p) upper triangular with zero rows at the
+    dropped columns and ``A[kept][:, kept] = R11^T R11``, ``A[kept][:, ~kept]
+    = R11^T R12`` up to rounding. Columns are taken in their given order (no
+    pivoting): callers check the kept part's conditioning and the dropped
+    columns' residuals afterwards, so a poor choice is detected, never
+    trusted.
+    """
+    n = A.shape[0]
+    R = np.array(A, dtype=np.float64, copy=True)
+    kept = np.ones(n, dtype=bool)
+    cutoff = tau * max(float(np.max(np.diagonal(A), initial=0.0)), 0.0)
+    for s in range(0, n, block_size):
+        e = min(s + block_size, n)
+        for i in range(s, e):
+            d = R[i, i]
+            if not np.isfinite(d):
+                raise SingularMatrixError(f"pivot {i} of the Cholesky factorization is not finite")
+            if d <= cutoff:
+                kept[i] = False
+                R[i, i:] = 0.0  # a zero row: column i is expressed by the kept ones
+                continue
+            r = np.sqrt(d)
+            R[i, i] = r
+            row = R[i, i + 1:e]
+            row /= r
+            R[i + 1:e, i + 1:e] -= row[:, None] * row
+        if e < n:
+            k = np.flatnonzero(kept[s:e]) + s
+            if k.size:
+                # R_12 = R_11^{-T} A_12 over the kept rows; dropped rows stay 0.
+                R11 = np.triu(R[np.ix_(k, k)])
+                R[k, e:] = solve_triangular(R11.T, R[k, e:], lower=True)
+                R[e:, e:] -= R[k, e:].T @ R[k, e:]
+            R[s:e, e:][~kept[s:e]] = 0.0
+    return np.triu(R), kept
+
+
+class GramCOD:
+    """Minimum-norm least squares for rank-deficient tall X, from ``X^T X``.
+
+    1. :func:`cholesky_drop` on ``G = X^T X`` splits the columns into a kept
+       set K (factor R11, condition bound ``kappa_F(R11) <= 1e5``) and a
+       dropped set D: ``X_D ~= X_K W`` with ``W = R11^{-1} R12``.
+    2. ``W`` is refined once as a consistent least-squares problem
+       (corrected semi-normal equations: ``W += R11^{-1} R11^{-T} X_K^T E``,
+       ``E = X_D - X_K W``), and the refined residual certifies the rank:
+       every dropped column must lie within ``rcond * max_j ||x_j||`` of the
+       span of the kept ones, the cutoff that pivoted QR applies to its
+       diagonal. If not, :meth:`factor` returns ``None`` and the caller
+       falls back to Householder QR.
+    3. The null space of X is spanned by the columns of ``N = P [-W; I]``.
+       A basic solution (zeros on D, semi-normal equations on K) is
+       projected onto the orthogonal complement of ``N``, with an
+       orthonormal basis of ``N`` from Householder QR of the small
+       p x (p - r) matrix: the result is the minimum-norm solution, the one
+       a complete orthogonal decomposition or an SVD (``gelsd``) gives.
+
+    All O(n p^2) work is the one Gram product; the refinement and the
+    certificate cost O(n p (p - r)), small when few columns are dependent.
+    """
+
+    name = "gram_cod"
+    max_kappa = 1e5
+
+    def __init__(self, X, kept, R11_inv, W, Nt, ntaus):
+        self.X, self.kept = X, kept
+        self.R11_inv, self.W = R11_inv, W
+        self.Nt, self.ntaus = Nt, ntaus
+        self.rank = int(np.count_nonzero(kept))
+
+    @classmethod
+    def factor(cls, X, G, rcond):
+        """Factor, or ``None`` where the kept part is ill-conditioned or the rank not certified."""
+        X = as_operator(X)
+        p = G.shape[0]
+        try:
+            R, kept = cholesky_drop(G, tau=cls.max_kappa ** -2)
+        except SingularMatrixError:
+            return None
+        r = int(np.count_nonzero(kept))
+        if r == 0 or r == p:
+            return None
+        K, D = np.flatnonzero(kept), np.flatnonzero(~kept)
+        R11, R12 = R[np.ix_(K, K)], R[np.ix_(K, D)]
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            R11_inv = solve_triangular(R11, np.eye(r))
+            kappa_f = np.sqrt(np.sum(R11 * R11)) * np.sqrt(np.sum(R11_inv * R11_inv))
+        if not (np.isfinite(kappa_f) and kappa_f <= cls.max_kappa and kappa_f * rcond < 1.0):
+            return None
+        W = R11_inv @ R12  # X_D ~= X_K W
+        N = np.zeros((p, p - r))
+        N[D, np.arange(p - r)] = 1.0
+        N[K] = -W
+        E = X.matmat(N)  # = X_D - X_K W, the dependent columns' residuals
+        # One CSNE step on the consistent problem X_K W = X_D.
+        W = W + R11_inv @ (R11_inv.T @ X.rmatmat(E)[K])
+        N[K] = -W
+        E = X.matmat(N)
+        col_scale = np.sqrt(np.max(np.diagonal(G)))  # largest column norm ~ |R_00| of pivoted QR
+        residuals = np.sqrt(np.sum(E * E, axis=0))
+        if not np.all(residuals <= rcond * col_scale):
+            return None
+        # Orthonormal basis of null(X) = range(N): Householder QR of N (p x (p-r)).
+        Nt = np.array(N.T, order="C")
+        ntaus, _ = householder_qr(Nt)
+        return cls(X, kept, R11_inv, W, Nt, ntaus)
+
+    def project_out_null(self, T):
+        """``(I - Q_N Q_N^T) T``: the component of T orthogonal to the null space."""
+        C = apply_reflectors(self.Nt, self.ntaus, np.array(T, dtype=np.float64), transpose=True)
+        C[: self.Nt.shape[0]] = 0.0
+        return apply_reflectors(self.Nt, self.ntaus, C, transpose=False)
+
+    def solve(self, Y):
+        """Minimum-norm ``theta`` (p, k) minimizing ``||X theta - Y||``."""
+        p = self.kept.shape[0]
+        theta = np.zeros((p, Y.shape[1]))
+        # Basic solution: R11^T R11 theta_K = X_K^T Y, theta_D = 0.
+        theta[self.kept] = self.R11_inv @ (self.R11_inv.T @ self.X.rmatmat(Y)[self.kept])
+        return self.project_out_null(theta)
+
+
+def lstsq(X, Y, rcond=None, solver="auto", refine=1):
     """Minimum-norm least-squares solution of ``X theta ~= Y``.
 
     Parameters
     ----------
-    X : ndarray of shape (n, p), float64
+    X : ndarray of shape (n, p), float64, or an operator
+        An operator (see :class:`MatrixOperator`) has no entries to factor
+        by Householder QR: only the Gram-based paths run on it, and
+        ``None`` is returned for theta where none of them applies.
     Y : ndarray of shape (n, k), float64
     rcond : float, default=None
         Rank threshold (see :func:`default_rcond`).
     solver : {'auto', 'householder'}
-        ``'auto'`` on tall X: :class:`SemiNormal` when ``kappa_F(R) <= 1e5``,
-        else :class:`CholeskyQR2` when its orthogonality check passes, else
-        :class:`HouseholderQR`, which also takes every rank-deficient or
-        wide problem.
+        ``'auto'`` on tall X: :class:`SemiNormal` when ``kappa_F(R) <= 1e5``;
+        for a rank-deficient X whose independent part is that well
+        conditioned, :class:`GramCOD`; for full-rank X up to about
+        ``kappa = 1e7``, :class:`CholeskyQR2` when its orthogonality check
+        passes; else :class:`HouseholderQR`, which also takes every wide
+        problem.
+    refine : int, default=1
+        Steps of iterative refinement after the first solve.
 
     Returns
     -------
@@ -651,23 +881,132 @@ def lstsq(X, Y, rcond=None, solver="auto"):
     LAPACK's (measured in the tests). The correction lies in the row space
     that theta lies in, so the minimum-norm property is kept.
     """
-    n, p = X.shape
+    op = as_operator(X)
+    dense = getattr(op, "dense", False)
+    n, p = op.shape
     if rcond is None:
         rcond = default_rcond(n, p)
     fac = None
-    if solver == "auto" and n >= p > 0:
-        gram = GramCholesky.factor(X)
+    if (solver == "auto" or not dense) and n >= p > 0:
+        G = GramCholesky.gram_matrix(op)
+        gram = None if G is None else GramCholesky.factor(op, G)
         # kappa_F(R) bounds kappa_2(R) from above: when it clears the rank
         # threshold, so does every direction of R. (An exactly singular X can
         # still give a Cholesky factor, with a last pivot ~ sqrt(u) ||X||;
-        # then kappa_F ~ 1e8 and CholeskyQR2's orthogonality check refuses.)
-        if gram is not None and gram.kappa_f * rcond < 1.0:
-            if gram.kappa_f <= SemiNormal.max_kappa:
-                fac = SemiNormal(X, gram)
-            else:
+        # then kappa_F ~ 1e8 and the rank-deficient path below takes it.)
+        if gram is not None and gram.kappa_f * rcond < 1.0 and gram.kappa_f <= SemiNormal.max_kappa:
+            fac = SemiNormal(op, gram)
+        elif G is not None:
+            fac = GramCOD.factor(op, G, rcond)
+            if fac is None and gram is not None and gram.kappa_f * rcond < 1.0 and dense:
                 fac = CholeskyQR2.factor(X, gram)
     if fac is None:
+        if not dense:
+            return None, 0, None
         fac = HouseholderQR(X, rcond)
     theta = fac.solve(Y)
-    theta += fac.solve(Y - X @ theta)
+    for _ in range(refine):
+        theta += fac.solve(Y - op.matmat(theta))
     return theta, fac.rank, fac.name
+
+
+# ---------------------------------------------------------------------------
+# Triangular factors of row blocks, and their exact merge (streaming, TSQR)
+# ---------------------------------------------------------------------------
+
+
+def triangular_factor(M):
+    """The upper-trapezoidal R (``min(m, q) x q``) of ``M = Q R``, by Householder QR.
+
+    Only R is kept. For a stacked matrix ``M = [R_1; R_2; ...]`` this is the
+    combine step of TSQR (Demmel, Grigori, Hoemmen & Langou 2012): the R of
+    the stack is an R of the rows the stacked factors came from, because
+    ``M^T M = sum_i R_i^T R_i`` and QR is backward stable.
+    """
+    m, q = M.shape
+    At = np.array(M.T, dtype=np.float64, order="C")
+    householder_qr(At)
+    return upper_from_transposed(At, min(m, q), q)
+
+
+class CentredFactor:
+    """Total weight, weighted means and centred triangular factor of a block of rows.
+
+    For rows ``Z`` (n x q) with weights ``s``: ``weight = sum s``, ``mean =
+    s^T Z / weight`` and R with ``R^T R = (Z - 1 mean^T)^T S (Z - 1 mean^T)``,
+    the centred scatter matrix, from Householder QR of the centred, weighted
+    rows (never from the scatter matrix itself). With ``centre=False`` the
+    mean is held at zero and R factors ``Z^T S Z``.
+
+    :meth:`merge` combines two factors into the factor of all their rows,
+    exactly: the scatter of a union is the two scatters plus the between-
+    block term (Chan, Golub & LeVeque 1979),
+
+        C = C_a + C_b + (w_a w_b / w) (m_a - m_b)(m_a - m_b)^T,
+
+    so the merged R is the R of ``[R_a; R_b; sqrt(w_a w_b / w) (m_a - m_b)^T]``
+    (one extra row), a (2q + 1) x q QR. The means combine as
+    ``m = m_a + (w_b / w)(m_b - m_a)``. Memory is O(q^2) whatever the number
+    of rows merged; the order of merging changes only rounding. Merging is
+    the combine step of a TSQR reduction tree, so a block-wise (distributed)
+    fit can reuse it as it is.
+    """
+
+    def __init__(self, weight, mean, R, count, centre=True):
+        self.weight, self.mean, self.R, self.count, self.centre = weight, mean, R, count, centre
+
+    @classmethod
+    def from_rows(cls, Z, sample_weight=None, centre=True):
+        """The factor of the rows of dense ``Z`` (n x q)."""
+        Z = np.asarray(Z, dtype=np.float64)
+        n, q = Z.shape
+        s = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        weight = float(s.sum())
+        count = int(np.count_nonzero(s))
+        if weight <= 0.0:
+            return cls(0.0, np.zeros(q), np.zeros((0, q)), 0, centre)
+        mean = (s @ Z) / weight if centre else np.zeros(q)
+        Zc = (Z - mean) * np.sqrt(s)[:, None]
+        return cls(weight, mean, triangular_factor(Zc), count, centre)
+
+    @classmethod
+    def from_gram(cls, gram, weight, mean, count, centre=True):
+        """The factor from a (centred, weighted) scatter matrix, for sparse rows.
+
+        ``R = chol(C)`` is an R factor of the rows when C is definite; where
+        it is not (fewer rows than columns, dependent columns) the columns
+        with negligible pivots get zero rows (:func:`cholesky_drop`), which
+        keeps ``R^T R = C`` to rounding. The relative error is that of the
+        scatter matrix, ``kappa^2 u``: not QR-class, the price of not
+        densifying sparse rows.
+        """
+        q = gram.shape[0]
+        if weight <= 0.0:
+            return cls(0.0, np.zeros(q), np.zeros((0, q)), 0, centre)
+        R, _ = cholesky_drop(gram, tau=_EPS)
+        return cls(float(weight), mean, R, count, centre)
+
+    def merge(self, other):
+        """The factor of the rows of ``self`` and ``other`` together."""
+        if other.weight <= 0.0:
+            return self
+        if self.weight <= 0.0:
+            return other
+        weight = self.weight + other.weight
+        blocks = [self.R, other.R]
+        if self.centre:
+            delta = other.mean - self.mean
+            mean = self.mean + (other.weight / weight) * delta
+            # sqrt(w_a w_b / w) (m_a - m_b): the between-block scatter as one row.
+            blocks.append(np.sqrt(self.weight * other.weight / weight) * delta[None, :])
+        else:
+            mean = self.mean
+        R = triangular_factor(np.vstack(blocks))
+        return CentredFactor(weight, mean, R, self.count + other.count, self.centre)
+
+    def square(self, q=None):
+        """R padded with zero rows to a square q x q triangle."""
+        q = self.R.shape[1] if q is None else q
+        R = np.zeros((q, q))
+        R[: self.R.shape[0]] = self.R
+        return R

@@ -35,7 +35,8 @@ Contents
 - :func:`softmax`                 softmax(z)_j = e^z_j / sum_k e^z_k, row-wise
 - :func:`log_softmax`             z_j - logsumexp(z), row-wise
 - :func:`binary_loss_grad`        sum of weighted binary log-losses and d/dZ
-- :func:`multinomial_loss_grad`   sum of weighted multinomial log-losses and d/dZ
+- :func:`softmax_cross_entropy_labels`  sum of weighted multinomial log-losses
+  of class indices, and d/dZ
 """
 
 import numpy as np
@@ -44,9 +45,9 @@ __all__ = [
     "binary_loss_grad",
     "log_sigmoid",
     "log_softmax",
-    "multinomial_loss_grad",
     "sigmoid",
     "softmax",
+    "softmax_cross_entropy_labels",
 ]
 
 
@@ -374,129 +375,78 @@ def binary_loss_grad(Y, Z, sample_weight=None):
     return loss, dZ
 
 
-def multinomial_loss_grad(Y, Z, sample_weight=None):
+def softmax_cross_entropy_labels(y, Z, s=None):
     """Weighted sum of multinomial (softmax cross-entropy) losses, and its gradient.
 
-    For one-hot targets ``Y`` and logits ``Z`` of shape (n_samples, n_classes)
-    and sample weights ``s``::
+    For integer class indices ``y``, logits ``Z`` of shape (n_samples,
+    n_classes) and sample weights ``s``::
 
-        loss = sum_i s_i [logsumexp(Z_i) - Y_i . Z_i]
-        dZ   = s * (softmax(Z) - Y)                     (= d loss / d Z)
+        loss = sum_i s_i [logsumexp(Z_i) - Z_{i, y_i}]
+        dZ   = s * (softmax(Z) - onehot(y))             (= d loss / d Z)
 
-    For a one-hot row the term is ``-log softmax(Z_i)_{y_i}``.
+    The term of a row is ``-log softmax(Z_i)_{y_i}``. The targets are read at
+    one entry per row, never as a one-hot matrix. The inputs are not checked:
+    the callers build them (:mod:`skscratch._linear_logit`,
+    :mod:`skscratch._network`), once per mini-batch.
 
     Parameters
     ----------
-    Y : array-like of shape (n_samples, n_classes) or (n_samples,)
-        One-hot targets (any rows of probabilities summing to 1 are accepted),
-        or the integer class index of each row (the same loss for one-hot
-        targets, without passes over a one-hot matrix).
-    Z : array-like of shape (n_samples, n_classes)
-        Logits.
-    sample_weight : array-like of shape (n_samples,), default=None
-        Weight of each row; ``None`` means all ones.
+    y : ndarray of int of shape (n_samples,)
+        Class index of each row, in ``[0, n_classes)``.
+    Z : ndarray of shape (n_samples, n_classes)
+        Logits, float32 or float64.
+    s : ndarray of shape (n_samples,), default=None
+        Weight of each row, in the dtype of ``Z``; ``None`` means all ones.
 
     Returns
     -------
     loss : numpy floating scalar
         The weighted **sum** (not the mean) of the losses, in the dtype of
-        ``Z``.
+        ``Z``; the caller divides by what it wants.
     dZ : ndarray of shape (n_samples, n_classes)
-        Gradient of ``loss`` with respect to ``Z``, in the dtype of ``Z``.
+        Gradient of ``loss`` with respect to ``Z``, in the dtype of ``Z`` (a
+        transposed view of a C-ordered (n_classes, n_samples) array).
 
     Notes
     -----
     Why it is stable: with ``m`` the row maximum (at column ``t``) and
     ``e_j = exp(z_j - m)`` in ``[0, 1]``, the one exponential per entry, and
-    ``S = sum_{j != t} e_j`` (the term ``e_t = 1`` kept apart),
+    ``S = sum_{j != t} e_j`` (the term ``e_t = 1`` kept apart, see
+    ``_shifted_exp``),
 
-    - ``logsumexp(z) - y . z = m + log1p(S) - y . z``, which is ``log1p(S)``
-      with full relative precision when the dominant class is the right one;
-    - ``softmax(z)_j - y_j = e_j / (1 + S) - y_j`` for ``j != t`` (there
-      ``softmax(z)_j <= 1/2``, so no digits cancel), and
-      ``softmax(z)_t - y_t = [(1 - y_t) - y_t S] / (1 + S)`` at the maximum,
-      so that ``1 - softmax(z)_t = S / (1 + S)`` is not rounded to 0.
+    - ``logsumexp(z) - z_y = [m - z_y] + log1p(S)``, in this order: the
+      bracket is exactly 0 when the label is the maximum, and ``log1p(S)``
+      then keeps its full relative precision;
+    - ``softmax(z)_j - [j = y] = e_j / (1 + S)`` away from the label (no
+      subtraction), and ``p_y - 1 = [(e_y - 1) - S] / (1 + S)`` at it:
+      exactly ``-S / (1 + S)`` when the label is the maximum (``e_y = 1``),
+      so that ``1 - p_y`` is not rounded to 0, and free of cancellation
+      otherwise (``e_y <= 1 <= 1 + S``).
 
     Examples
     --------
     >>> import numpy as np
-    >>> from skscratch._losses import multinomial_loss_grad
-    >>> Y = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    >>> from skscratch._losses import softmax_cross_entropy_labels
+    >>> y = np.array([0, 2])
     >>> Z = np.array([[0.0, 0.0, 0.0], [1e4, 0.0, 0.0]])
-    >>> loss, dZ = multinomial_loss_grad(Y, Z)
+    >>> loss, dZ = softmax_cross_entropy_labels(y, Z)
     >>> round(float(loss), 9)           # log(3) + 1e4
     10001.098612289
     >>> dZ
     array([[-0.66666667,  0.33333333,  0.33333333],
            [ 1.        ,  0.        , -1.        ]])
     """
-    if np.ndim(Y) == 1:
-        return _multinomial_from_labels(Y, Z, sample_weight)
-    Y, Z, s = _targets_and_weights(Y, Z, sample_weight, ndims=(2,))
-    # Classes along axis 0 (see _shifted_exp): E = e^{z - m}, S = sum_{j != t} e_j
-    Et, S_rest, m = _shifted_exp(Z)
-    Yt = Y.T
-
-    # loss_i = [m_i - Y_i . Z_i] + log1p(S_i), in this order: the bracket is 0
-    # exactly when the right class dominates, and log1p(S_i) is then kept whole
-    row_loss = m - np.einsum("ji,ji->i", Yt, Z.T)
-    row_loss += np.log1p(S_rest)
-    if s is not None:
-        row_loss *= s[:, 0]
-    loss = row_loss.sum()
-
-    # dZ_j = p_j - y_j = [(e_j - y_j) - y_j S] / (1 + S). At the maximum t with
-    # y_t = 1, e_t - y_t = 1 - 1 is exactly 0, so 1 - p_t = S / (1 + S) is not
-    # rounded to 0; elsewhere no digits cancel (e_j <= 1 <= 1 + S).
-    dZt = Et
-    dZt -= Yt
-    dZt -= Yt * S_rest
-    dZt /= S_rest + 1
-    if s is not None:
-        dZt *= s[:, 0]  # dZ = s (softmax(z) - y)
-    return loss, dZt.T
-
-
-def _multinomial_from_labels(y, Z, sample_weight):
-    """:func:`multinomial_loss_grad` for integer class indices ``y`` (one-hot targets)."""
-    Z = _as_float(Z)
-    if Z.ndim != 2:
-        raise ValueError(f"Z must have 2 dimensions, got shape {Z.shape}.")
-    y = np.asarray(y)
-    if y.shape != Z.shape[:1] or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"integer labels must have shape ({Z.shape[0]},), got {y.shape} "
-                         f"of dtype {y.dtype}.")
-    s = None
-    if sample_weight is not None:
-        s = np.asarray(sample_weight, dtype=Z.dtype)
-        if s.shape != Z.shape[:1]:
-            raise ValueError(f"sample_weight must have shape ({Z.shape[0]},), got {s.shape}.")
-    return softmax_cross_entropy_labels(y, Z, s)
-
-
-def softmax_cross_entropy_labels(y, Z, s=None):
-    """The softmax loss and gradient for integer labels, without input checks.
-
-    The hot path of :func:`multinomial_loss_grad` (which validates and then
-    calls this): ``y`` integer class indices of shape (n,), ``Z`` float
-    logits of shape (n, k), ``s`` weights of ``Z``'s dtype or None. The
-    targets are read at one entry per row instead of passes over a one-hot
-    matrix: ``loss_i = [m_i - z_{i y_i}] + log1p(S_i)`` and ``dZ = e / (1 + S)``
-    everywhere but at the label, where ``p_y - 1 = [(e_y - 1) - S] / (1 + S)``:
-    exactly ``-S / (1 + S)`` when the label is the maximum (``e_y - 1 = 0``),
-    and free of cancellation otherwise (``e_y <= 1 <= 1 + S``). Returns the
-    weighted sum of the losses and ``dZ`` (a transposed view of a C-ordered
-    (k, n) array).
-    """
     at_label = (y, np.arange(Z.shape[0]))  # entries (y_i, i) of the (k, n) arrays
     Et, S_rest, m = _shifted_exp(Z)
+    # loss_i = [m_i - z_{i y_i}] + log1p(S_i)
     row_loss = m - Z.T[at_label]
     row_loss += np.log1p(S_rest)
+    # dZ = e / (1 + S), and [(e_y - 1) - S] / (1 + S) at the label
     denominator = S_rest + 1
     e_y = Et[at_label]
     Et /= denominator
     Et[at_label] = ((e_y - 1) - S_rest) / denominator
     if s is not None:
         row_loss *= s
-        Et *= s
+        Et *= s  # dZ = s (softmax(z) - onehot(y))
     return row_loss.sum(), Et.T

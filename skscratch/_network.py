@@ -30,7 +30,7 @@ A :class:`NetworkProblem` keeps, for each batch size it meets, the
 activations and deltas of one pass, and one gradient vector, and writes into
 them at every call (``out=`` everywhere a product or ufunc allows it). The
 gradient it returns is therefore overwritten by the next call; the optimizers
-in :mod:`skscratch._optim` use it at once (L-BFGS copies what it keeps).
+in :mod:`skscratch._stochastic` and :mod:`skscratch._fullbatch` use it at once (L-BFGS copies what it keeps).
 """
 
 import numpy as np

@@ -1,9 +1,11 @@
 """Logistic regression by gradient descent: the scikit-learn estimator.
 
-Validation and scikit-learn conventions only; the objective is in
-:mod:`skscratch._linear_logit`, the optimizers in :mod:`skscratch._optim`.
+Validation and scikit-learn conventions only; the objective, its metrics and
+the data products are in :mod:`skscratch._linear_logit`, the optimizers in
+:mod:`skscratch._fullbatch` and :mod:`skscratch._stochastic`.
 """
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -12,58 +14,79 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._base import restore_on_failure
-from ._linear_logit import WhitenedLogit, predict_proba_from_logits
-from ._optim import SGD, Adam, TrainingState, run_epochs, spectral_descent
+from ._base import (
+    CallbackSupportMixin, FitTasks, batch_size, check_finite_params, class_sample_weight,
+    partial_fit_classes, restore_on_failure,
+)
+from ._fullbatch import proximal_descent, subspace_descent
+from ._linear_logit import (
+    FeatureMoments, LinearLogit, MiniBatchLogit, RowSpaceLogit, choose_metric,
+    predict_proba_from_logits,
+)
+from ._losses import log_sigmoid, log_softmax
+from ._stochastic import SGD, Adam, run_epochs
+from ._training import TrainingState
 
-# In whitened coordinates the gradient is 1-Lipschitz, so these hold on raw
-# and scaled data alike; the stochastic ones were chosen on the shipped data
-# sets (objective within a few percent of the optimum in <= 200 epochs).
-_DEFAULT_RATE = {"gd": 1.0, "sgd": 0.2, "adam": 0.05}
-# Iterations at which 'gd' re-whitens with the current curvature: gaps that
-# double, so the O(n p^2) refreshes stay a logarithmic share of the work.
-_RESCALE_AT = tuple(10 * (2**k - 1) for k in range(1, 12))
-# 'gd' counts iterations (cheap: one gradient each), the others epochs.
+# The stochastic solvers move in diagonally whitened coordinates (features
+# centred and scaled by the curvature bound), where these rates hold on raw
+# and scaled data alike; chosen on the shipped data sets (objective within a
+# few percent of the optimum in <= 200 epochs).
+_DEFAULT_RATE = {"sgd": 0.2, "adam": 0.05}
+# Iterations at which 'gd' rebuilds its metric with the current curvature:
+# gaps that double, so that the rebuilds stay a logarithmic share of the work.
+_REFRESH_AT = tuple(10 * (2**k - 1) for k in range(1, 12))
+# 'gd' counts iterations (two passes over the data each), the others epochs.
 _DEFAULT_MAX_ITER = {"gd": 10000, "sgd": 200, "adam": 200}
-# 'gd': the squared whitened gradient below tol**2 of the objective. 1e-7 puts
-# the objective within ~1e-10 relative of its minimum and the test
-# probabilities within 1e-4 of scikit-learn's Newton solution on every shipped
-# data set, raw or standardized (worst: raw load_digits, 6e-5); 1e-6 left raw
-# load_digits 3e-4 off (its flattest directions barely move the objective but
-# do move the test probabilities).
-_DEFAULT_TOL = {"gd": 1e-7, "sgd": 1e-4, "adam": 1e-4}
+# 'gd': stop when the squared gradient norm in the metric is below tol**2
+# times the objective. 1e-8 resolves the coefficients to ~1e-8 relative:
+# fits on weighted and on repeated rows agree to the 1e-7 that scikit-learn's
+# sample-weight check asks of the probabilities, with a margin of 3 on its
+# data (1e-7 misses it by a factor of 4 to 17, measured), at 5-20% more
+# iterations than 1e-7 on the shipped data sets.
+_DEFAULT_TOL = {"gd": 1e-8, "sgd": 1e-4, "adam": 1e-4}
 
 
 def _stochastic(est):
-    return est.solver in ("sgd", "adam")
+    if est.solver not in ("sgd", "adam"):
+        raise AttributeError(f"partial_fit is only available for the stochastic solvers "
+                             f"'sgd' and 'adam'; solver={est.solver!r}.")
+    return True
 
 
-class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
-    """Logistic regression fitted by gradient descent, binary and multinomial.
+class LogisticRegressionGD(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
+    """Logistic regression fitted by gradient descent, binary and multinomial, at any width.
 
-    Minimizes scikit-learn's L2-penalized objective
-    ``C * sum_i s_i * logloss(y_i, x_i) + 1/2 ||W||^2`` (intercept not
-    penalized; ``s_i`` the sample weights times the class weights), with a
-    sigmoid for two classes and a softmax fitted jointly over all classes for
-    three or more, by full-batch gradient descent (default), mini-batch SGD
-    with (Nesterov) momentum, or Adam.
+    Minimizes scikit-learn's objective
+    ``C * sum_i s_i * logloss(y_i, x_i) + (1 - r)/2 ||W||^2 + r ||W||_1``
+    (``r`` the ``l1_ratio``, intercept not penalized, ``s_i`` the sample
+    weights times the class weights), with a sigmoid for two classes and a
+    softmax fitted jointly over all classes for three or more, by full-batch
+    gradient descent (default), mini-batch SGD with (Nesterov) momentum, or
+    Adam. Dense and sparse ``X`` of any width: sparse data is never
+    densified, and nothing of size ``n_features^2`` is formed beyond 512
+    features.
 
-    The optimizers work in whitened coordinates: the features are centred
-    and transformed by the Cholesky factor of a bound on the Hessian, which
-    generalizes the article's "centre and scale the features" so that the
-    gradient is 1-Lipschitz. Step sizes then come from the problem rather
-    than from tuning, on raw and scaled data alike; ``coef_`` is reported in
-    the original feature space.
+    Descent is preconditioned by a *metric* chosen from the data's shape
+    (``metric_``): the Cholesky factor of a bound on the Hessian for up to
+    512 features, which removes the correlations between features, and the
+    per-feature curvature (the article's "centre and scale the features")
+    beyond that, for sparse data and for every L1 penalty. Step sizes come
+    from the problem, not from tuning, on raw and scaled data alike.
 
     Parameters
     ----------
     C : float, default=1.0
-        Inverse of the L2 penalty strength; ``np.inf`` means no penalty.
+        Inverse of the penalty strength; ``np.inf`` means no penalty.
+
+    l1_ratio : float in [0, 1], default=0.0
+        The elastic-net mixing parameter, as in scikit-learn's
+        ``LogisticRegression``: 0 is the L2 penalty, 1 the L1 penalty (sparse
+        ``coef_`` with exact zeros), in between a mix. L1 terms are handled
+        by proximal (soft-thresholding) steps.
 
     fit_intercept : bool, default=True
         Whether to fit an (unpenalized) intercept.
@@ -73,20 +96,42 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         uses ``n_samples / (n_classes * bincount(y))``.
 
     solver : {'gd', 'sgd', 'adam'}, default='gd'
-        - 'gd': full-batch gradient descent. The first step is the Lipschitz
-          step 1; later steps are Barzilai-Borwein steps (the inverse
-          curvature along the last move) under a nonmonotone backtracking
-          line search, which keeps it globally convergent. At iterations 10,
-          30, 70, ... the whitening is rebuilt from the current curvature
-          of the loss (a change of variables), since the bound it starts
-          from over-damps the confidently classified samples.
+        - 'gd': full-batch gradient descent with momentum whose coefficients
+          are chosen by exact minimization over the span of the
+          preconditioned gradient and the last 8 steps (sequential subspace
+          optimization; for a quadratic it is the conjugate gradient
+          method). A linear model makes that minimization cheap: the logits
+          along the span are known without another pass over the data. Two
+          passes over ``X`` per iteration. With an L1 term: proximal
+          gradient descent with Barzilai-Borwein steps and a nonmonotone
+          line search. The metric is rebuilt from the current curvature at
+          iterations 10, 30, 70, ...
         - 'sgd': mini-batches with momentum or Nesterov momentum (the
           article's final classifier).
         - 'adam': mini-batches with Adam.
 
+    metric : {'auto', 'cholesky', 'diagonal', 'kernel'}, default='auto'
+        The preconditioner, chosen from the data's shape by 'auto':
+
+        - 'kernel' for dense data with at least twice as many features as
+          samples (and at most 4096 samples), a finite ``C`` and no L1
+          term: the fit runs in the row space of the data, ``W = Xc^T A``,
+          on the ``n x n`` Gram matrix (formed once, ``n^2 p`` flops);
+        - 'cholesky' for at most 512 features (and no more features than
+          samples) without an L1 term: the Cholesky factor of the bound on
+          the Hessian;
+        - 'diagonal' otherwise: the per-feature curvature, for any width
+          and sparse data, and for every L1 term (whose proximal step needs
+          it).
+
+        The stochastic solvers use 'cholesky' or 'diagonal' by the same
+        rule ('kernel' becomes 'diagonal'), and ``partial_fit`` always
+        'diagonal'.
+
     learning_rate_init : float, default=None
-        Step size in the whitened coordinates. ``None``: 1.0 for 'gd' (its
-        first step, the Lipschitz step), 0.2 for 'sgd', 0.05 for 'adam'.
+        Step size of 'sgd' and 'adam' in the whitened coordinates; ``None``
+        means 0.2 for 'sgd' and 0.05 for 'adam'. 'gd' takes its steps from
+        the problem and ignores it.
 
     batch_size : int or 'auto', default='auto'
         Mini-batch size for 'sgd' and 'adam'; 'auto' is ``min(200, n_samples)``.
@@ -97,20 +142,28 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
     nesterovs_momentum : bool, default=True
         Whether 'sgd' uses Nesterov's momentum.
 
-    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
-        Adam's moment decay rates and its denominator's guard.
+    beta_1 : float in [0, 1), default=0.9
+        Adam's decay rate of the first moment.
+
+    beta_2 : float in [0, 1), default=0.999
+        Adam's decay rate of the second moment.
+
+    epsilon : float, default=1e-8
+        Adam's guard in the denominator.
 
     max_iter : int, default=None
         Iterations ('gd') or epochs ('sgd', 'adam'); ``None`` means 10000
         for 'gd' and 200 for the others.
 
     tol : float, default=None
-        'gd' stops when the squared norm of the whitened gradient (twice the
-        decrease a step is guaranteed to make) falls below ``tol**2`` times
-        the objective. 'sgd'/'adam' stop when the epoch loss (or, with early
-        stopping, the validation accuracy) has not improved by ``tol`` for
-        ``n_iter_no_change`` epochs. ``None`` means 1e-7 for 'gd' (the
-        objective within ~1e-10 of its minimum) and 1e-4 for the others.
+        'gd' stops when the squared norm of the gradient (the proximal
+        gradient with an L1 term) in the metric's inverse falls below
+        ``tol**2`` times the objective. 'sgd'/'adam' stop when the epoch
+        loss (or, with early stopping, the validation accuracy) has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs. ``None`` means
+        1e-8 for 'gd' (coefficients to ~1e-8 relative; for
+        float32 data, whose products are good to ~1e-7, ``sqrt(eps) =
+        3.5e-4``) and 1e-4 for the others.
 
     n_iter_no_change : int, default=10
         Patience of the stopping rule of 'sgd' and 'adam'.
@@ -133,28 +186,61 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         Start from the previous fit's coefficients.
 
     verbose : int, default=0
-        Print the loss at each iteration or epoch.
+        Print the objective at each iteration or epoch.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted.
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Coefficients in the original feature space: one row (the logit of
+        ``classes_[1]``) for two classes, one row per class otherwise. A
+        sparse matrix after :meth:`sparsify`.
     intercept_ : ndarray of shape (1,) or (n_classes,)
-    n_iter_ : int
-        Iterations ('gd') or epochs run by the last fit.
+        Intercepts; zeros when ``fit_intercept=False``.
+    n_iter_ : ndarray of shape (1,)
+        Iterations ('gd') or epochs run by the last ``fit`` (an array, as
+        scikit-learn's ``LogisticRegression`` reports it); after
+        ``partial_fit``, the epochs run since the model started.
+    metric_ : {'cholesky', 'diagonal', 'kernel'}
+        The preconditioner (or, for 'kernel', the parametrization) the last
+        fit used.
     loss_curve_ : list of float
         Objective per iteration or epoch, per unit of sample weight
-        (``sum_i s_i loss_i / S + ||W||^2 / (2 C S)``).
+        (``sum_i s_i loss_i / S`` plus the penalty divided by ``C S``).
     validation_scores_ : list of float or None
         Validation accuracy per epoch with early stopping, else None.
     best_validation_score_ : float or None
+        The best validation accuracy with early stopping, else None.
     n_features_in_ : int
+        Number of features seen during :term:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
 
     See Also
     --------
     sklearn.linear_model.LogisticRegression : The same objective, fitted by
         L-BFGS by default.
+
+    Notes
+    -----
+    The derivation (the loss and its gradient, the metrics and why they
+    bound the Hessian, subspace descent, the proximal step, the stochastic
+    solvers) is in the documentation's "Logistic regression" page.
+
+    With scikit-learn >= 1.9 the estimator supports its callback API
+    (``set_callbacks``; ``sklearn.callback.ProgressBar``,
+    ``ScoringMonitor``, ...): the fit is a task with one subtask per
+    iteration ('gd') or epoch, each with the model as it stands there, also
+    inside ``Pipeline`` and ``GridSearchCV``; a callback whose
+    ``on_fit_task_end`` returns True stops the fit there.
+
+    Memory, for ``n`` samples, ``p`` features and ``k`` coefficient columns
+    (1 for two classes, the number of classes otherwise): the data as given,
+    plus O(n k + p k) (times the 8 remembered steps of 'gd'), plus ``p^2``
+    for the 'cholesky' metric. The fitted model holds ``coef_``, the
+    intercepts and, for ``partial_fit``, O(p k) of optimizer state.
 
     Examples
     --------
@@ -162,17 +248,22 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
     >>> from skscratch import LogisticRegressionGD
     >>> X, y = load_breast_cancer(return_X_y=True)
     >>> clf = LogisticRegressionGD().fit(X, y)
-    >>> clf.coef_.shape
-    (1, 30)
+    >>> clf.coef_.shape, clf.metric_
+    ((1, 30), 'cholesky')
     >>> bool(clf.score(X, y) > 0.95)
+    True
+    >>> sparse = LogisticRegressionGD(l1_ratio=1.0, C=0.01).fit(X, y)
+    >>> int((sparse.coef_ != 0).sum()) < 30
     True
     """
 
     _parameter_constraints: dict = {
-        "C": [Interval(Real, 0, None, closed="neither")],
+        "C": [Interval(Real, 0, None, closed="right")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "fit_intercept": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "solver": [StrOptions({"gd", "sgd", "adam"})],
+        "metric": [StrOptions({"auto", "cholesky", "diagonal", "kernel"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "momentum": [Interval(Real, 0, 1, closed="both")],
@@ -191,16 +282,18 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, *, C=1.0, fit_intercept=True, class_weight=None, solver="gd",
-                 learning_rate_init=None, batch_size="auto", momentum=0.9,
-                 nesterovs_momentum=True, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 max_iter=None, tol=None, n_iter_no_change=10, early_stopping=False,
-                 validation_fraction=0.1, shuffle=True, random_state=None,
-                 warm_start=False, verbose=0):
+    def __init__(self, *, C=1.0, l1_ratio=0.0, fit_intercept=True, class_weight=None,
+                 solver="gd", metric="auto", learning_rate_init=None, batch_size="auto",
+                 momentum=0.9, nesterovs_momentum=True, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-8, max_iter=None, tol=None, n_iter_no_change=10,
+                 early_stopping=False, validation_fraction=0.1, shuffle=True,
+                 random_state=None, warm_start=False, verbose=0):
         self.C = C
+        self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
         self.class_weight = class_weight
         self.solver = solver
+        self.metric = metric
         self.learning_rate_init = learning_rate_init
         self.batch_size = batch_size
         self.momentum = momentum
@@ -228,65 +321,125 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 stays float32 (``coef_`` too).
         y : array-like of shape (n_samples,)
+            Target labels.
         sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples, multiplied by the class weights; ``None``
+            means all ones.
 
         Returns
         -------
         self : object
+            The fitted estimator.
         """
-        X, y, sample_weight, dtype = self._validate_xy(X, y, sample_weight, reset=True)
+        X, y, sample_weight = self._validate_xy(X, y, sample_weight, reset=True)
         classes = np.unique(y)
         if classes.shape[0] < 2:
             raise ValueError(
                 f"LogisticRegressionGD needs samples of at least 2 classes in the data, "
                 f"but the data contains only one class: {classes[0]!r}."
             )
-        warm = self.warm_start and hasattr(self, "coef_") and np.array_equal(classes, self.classes_)
+        warm = (self.warm_start and hasattr(self, "coef_")
+                and np.array_equal(classes, self.classes_))
+        start = (self._dense_coef(), self.intercept_) if warm else None
         self.classes_ = classes
-        rng = check_random_state(self.random_state)
-        sample_weight = self._class_weighted(y, sample_weight)
-        weighted = np.unique(y[sample_weight > 0])
-        if weighted.shape[0] < 2:
-            # One class left: the log-likelihood has no maximizer (the
-            # intercept runs off to infinity), so there is nothing to fit.
-            left = f"only the class {weighted.tolist()[0]!r}" if weighted.shape[0] else "no class"
+        stochastic = self.solver in ("sgd", "adam")
+        if self.metric in ("cholesky", "kernel") and self.l1_ratio > 0:
             raise ValueError(
-                "LogisticRegressionGD needs samples of at least 2 classes with positive "
-                f"weight, but sample_weight and class_weight leave {left}."
+                f"metric={self.metric!r} needs l1_ratio=0: the L1 penalty's proximal step "
+                "needs a diagonal metric. Use metric='auto' or 'diagonal'."
             )
+        if self.metric == "kernel" and (sp.issparse(X) or np.isinf(self.C)):
+            raise ValueError(
+                "metric='kernel' (the row space of the data) needs dense X and a finite C: "
+                "without a ridge the minimizer need not lie in the row space. Use "
+                "metric='auto' or 'diagonal'."
+            )
+        if self.early_stopping and not stochastic:
+            raise ValueError("early_stopping=True needs solver='sgd' or 'adam'.")
+        sample_weight = class_sample_weight(self.class_weight, classes, y, sample_weight)
+        self._check_two_weighted_classes(y, sample_weight)
 
+        rng = check_random_state(self.random_state)
         X_val = y_val = None
         if self.early_stopping:
-            if self.solver == "gd":
-                raise ValueError("early_stopping=True needs solver='sgd' or 'adam'.")
             X, X_val, y, y_val, sample_weight, _ = train_test_split(
                 X, y, sample_weight, test_size=self.validation_fraction, stratify=y,
                 random_state=rng.randint(np.iinfo(np.int32).max),
             )
         problem = self._problem(X, y, sample_weight)
-        if X_val is not None:
-            problem.validation_score = lambda params: float(
-                np.mean(self._labels(problem.logits(X_val, params)) == y_val)
-            )
-        params = problem.initial_params(*((self.coef_, self.intercept_) if warm else (None, None)))
+        theta0 = problem.pack(*start) if warm else self._initial_theta(problem)
         state = TrainingState()
-        if self.solver == "gd":
-            spectral_descent(
-                problem, params, max_iter=self._max_iter(), tol=self._tol()**2,
-                rate=self._rate(), state=state, verbose=self.verbose,
-                rescale_at=_RESCALE_AT,
-            )
-        else:
-            optimizer = self._optimizer(params)
+        kind = choose_metric(X, X.shape[1], self.l1_ratio, self.C, self.metric)
+        tasks = FitTasks(self, X, y, sample_weight, self._max_iter(),
+                         "epoch" if stochastic else "iteration")
+
+        def attributes(original):
+            """The fitted attributes of the model at a state, for the callbacks (lazily)."""
+            def build():
+                W, b = original()
+                return {"coef_": np.ascontiguousarray(W.T, dtype=X.dtype),
+                        "intercept_": np.asarray(b, dtype=X.dtype)}
+            return build
+
+        if stochastic and kind == "kernel":
+            kind = "diagonal"
+        if stochastic:
+            moments = None
+            if kind == "cholesky":
+                metric = problem.build_metric(kind)
+            else:  # the running statistics partial_fit continues from
+                moments = FeatureMoments(X.shape[1]).update(X, sample_weight, self.fit_intercept)
+                metric = moments.metric(problem.bound, problem.lam2)
+            view = MiniBatchLogit(problem, metric, problem.mu if moments is None else moments.mu)
+            W0, b0 = problem.split(theta0)
+            params = view.params(W0.T, b0)
+            if X_val is not None:
+                view.validation_score = lambda p: float(
+                    np.mean(self._labels(_scores(X_val, *view.original(p))) == y_val))
+            optimizer = self._new_optimizer(params, view)
+            tasks.begin(attributes(lambda: view.original(params)))
             run_epochs(
-                problem, optimizer, params, X.shape[0], batch_size=self._batch(X.shape[0]),
+                view, optimizer, params, X.shape[0],
+                batch_size=batch_size(self.batch_size, X.shape[0]),
                 max_iter=self._max_iter(), shuffle=self.shuffle, rng=rng, tol=self._tol(),
                 n_iter_no_change=self.n_iter_no_change, early_stopping=self.early_stopping,
                 state=state, verbose=self.verbose,
+                proximal=view.prox if problem.lam1 else None,
+                callback=lambda n, p, f: tasks.step(attributes(lambda: view.original(p))),
             )
-            self._optimizer_ = optimizer
-        self._store(problem, params, state, dtype)
+            W, b = view.original(params)
+            self._optimizer_, self._moments = optimizer, moments
+            self.metric_ = kind
+        elif kind == "kernel":
+            rows = RowSpaceLogit(problem)
+            theta_A = np.zeros(rows.size)  # W = Xc^T A: a warm start has no exact A
+            rows.split(theta_A)[1][...] = problem.split(theta0)[1] + problem.mu @ problem.split(theta0)[0]
+            tasks.begin(attributes(lambda: rows.original(theta_A)))
+            theta_A, state = subspace_descent(
+                rows, theta_A, max_iter=self._max_iter(), tol=self._tol(X.dtype) ** 2,
+                state=state, verbose=self.verbose,
+                callback=lambda n, t, f: tasks.step(attributes(lambda: rows.original(t))),
+            )
+            W, b = rows.original(theta_A)
+            self._optimizer_ = self._moments = None
+            self.metric_ = "kernel"
+        else:
+            problem.build_metric(kind)
+            descent = proximal_descent if problem.lam1 else subspace_descent
+            tasks.begin(attributes(lambda: problem.split(theta0)))
+            theta, state = descent(
+                problem, theta0, max_iter=self._max_iter(), tol=self._tol(X.dtype) ** 2,
+                state=state, verbose=self.verbose, refresh_at=_REFRESH_AT,
+                callback=lambda n, t, f: tasks.step(attributes(lambda: problem.split(t))),
+            )
+            W, b = problem.split(theta)
+            self._optimizer_ = self._moments = None
+            self.metric_ = problem.metric.kind
+        self._store(W, b, X.dtype, state, n_iter=state.n_iter)
+        self._training, self._last_lam2 = state, problem.lam2
+        tasks.end()
         return self
 
     @available_if(_stochastic)
@@ -294,91 +447,213 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of 'sgd' or 'adam' over ``X``, ``y``.
 
-        The first call needs ``classes`` (all the classes that will ever be
-        seen) and fixes the whitening coordinates from its batch.
+        Continues from the current model, whether it came from earlier
+        ``partial_fit`` calls or from ``fit`` with any solver; the optimizer's
+        state (velocities, Adam's moments) carries over while the solver
+        stays the same. The diagonal metric follows the data: the feature
+        scales are running statistics of every batch seen, so a feature that
+        only starts to vary in a later batch is scaled right from then on.
+        A call that raises leaves the model and its optimizer as they were.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data of this call.
+        y : array-like of shape (n_samples,)
+            Target labels, each one of ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            All the classes that will ever be seen; required on the first
+            call. Later calls may omit it; classes that differ from
+            ``classes_`` raise a ``ValueError``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples; ``None`` means all ones.
 
         Returns
         -------
         self : object
+            The fitted estimator.
+
+        Notes
+        -----
+        The penalty of each call is scaled by that call's total weight (the
+        objective of one call is the mean loss of its batch plus
+        ``||W||^2 / (2 C S_batch)``), so that calls of any size move the
+        model by comparable amounts.
         """
-        first = not hasattr(self, "classes_") or not hasattr(self, "_problem_metric")
+        first = not hasattr(self, "coef_")
         if first:
             self._validate_params()
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit.")
-            classes = np.unique(np.asarray(classes))
-            if classes.shape[0] < 2:
-                raise ValueError("partial_fit needs at least 2 classes in `classes`.")
-        X, y, sample_weight, dtype = self._validate_xy(X, y, sample_weight, reset=first)
-        if first:
-            self.classes_ = classes
-        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        classes = partial_fit_classes(self, classes, first)
+        X, y, sample_weight = self._validate_xy(X, y, sample_weight, reset=first)
+        unknown = np.setdiff1d(np.unique(y), classes)
         if unknown.size:
             raise ValueError(
                 f"y contains labels {unknown.tolist()} that are not in classes "
-                f"{self.classes_.tolist()} given to the first call of partial_fit."
+                f"{classes.tolist()} given to the first call of partial_fit."
             )
-        sample_weight = self._class_weighted(y, sample_weight)
-        metric = None if first else self._problem_metric
-        problem = self._problem(X, y, sample_weight, metric_from=metric)
-        if first:
-            params = problem.initial_params()
-            self._optimizer_ = self._optimizer(params)
-            self._state = TrainingState()
+        self.classes_ = classes
+        sample_weight = class_sample_weight(self.class_weight, classes, y, sample_weight,
+                                            partial=True)
+        problem = self._problem(X, y, sample_weight)
+        # Everything this call changes is a copy until the call succeeds.
+        moments = getattr(self, "_moments", None)
+        old_root = None
+        if moments is None:
+            moments = FeatureMoments(X.shape[1])
         else:
-            params = problem.initial_params(self.coef_, self.intercept_)
+            moments = copy.deepcopy(moments)
+            old_root = moments.metric(problem.bound, self._last_lam2).root
+        moments.update(X, sample_weight, self.fit_intercept)
+        metric = moments.metric(problem.bound, problem.lam2)
+        view = MiniBatchLogit(problem, metric, moments.mu)
+        if first:
+            W0, b0 = problem.split(self._initial_theta(problem))
+            params = view.params(W0.T, b0)
+        else:
+            params = view.params(self._dense_coef(), self.intercept_)
+        kind = SGD if self.solver == "sgd" else Adam
+        previous = getattr(self, "_optimizer_", None)
+        if isinstance(previous, kind) and old_root is not None:
+            # The diagonal metric moved with the new data: same model, new
+            # coordinates, and the optimizer's state follows them exactly.
+            optimizer = copy.deepcopy(previous)
+            optimizer.change_coordinates([(metric.root / old_root)[:, None], np.ones(1)])
+        else:
+            # A first call, another solver, or a model fitted in other
+            # coordinates (by 'gd', or with the Cholesky metric): a new optimizer.
+            optimizer = self._new_optimizer(params, view)
+        state = copy.deepcopy(getattr(self, "_training", None)) or TrainingState()
         run_epochs(
-            problem, self._optimizer_, params, X.shape[0], batch_size=self._batch(X.shape[0]),
-            max_iter=1, shuffle=self.shuffle, rng=check_random_state(self.random_state),
-            tol=self._tol(), n_iter_no_change=self.n_iter_no_change, early_stopping=False,
-            state=self._state, verbose=self.verbose, incremental=True,
+            view, optimizer, params, X.shape[0],
+            batch_size=batch_size(self.batch_size, X.shape[0]), max_iter=1,
+            shuffle=self.shuffle, rng=check_random_state(self.random_state), tol=self._tol(),
+            n_iter_no_change=self.n_iter_no_change, early_stopping=False, state=state,
+            verbose=self.verbose, incremental=True,
+            proximal=view.prox if problem.lam1 else None,
         )
-        self._store(problem, params, self._state, dtype)
+        W, b = view.original(params)
+        self._store(W, b, X.dtype, state, n_iter=state.n_iter)
+        self._optimizer_, self._moments, self._training = optimizer, moments, state
+        self._last_lam2 = problem.lam2
+        self.metric_ = "diagonal"
         return self
 
     # -- prediction --------------------------------------------------------
 
     def decision_function(self, X):
-        """Logits: ``X @ coef_.T + intercept_``, shape (n,) for two classes.
+        """Logits: ``X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
 
         Returns
         -------
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            One column (the logit of ``classes_[1]``) for two classes,
+            returned 1-D; one per class otherwise.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32], reset=False)
-        scores = np.asarray(X @ self.coef_.T) + self.intercept_
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                          reset=False)
+        scores = _scores(X, self.coef_.T, self.intercept_)
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict(self, X):
         """Most probable class of each row.
 
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
+            Predicted class labels.
         """
         return self._labels(self.decision_function(X))
 
     def predict_proba(self, X):
         """Class probabilities, in the order of ``classes_``.
 
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            Probabilities, each row summing to 1.
         """
         scores = self.decision_function(X)
         Z = scores[:, None] if scores.ndim == 1 else scores
         return predict_proba_from_logits(Z, multinomial=scores.ndim == 2)
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`.
+        """Logarithm of :meth:`predict_proba`, computed from the logits.
+
+        ``log sigma(+-z)`` for two classes and ``log softmax(Z)`` otherwise,
+        so that a confidently classified row keeps the full relative
+        precision of its log-probabilities (the likely class's ``-1e-20`` is
+        not rounded to 0, an unlikely class's ``-700`` is exact). Only where
+        :meth:`predict_proba` itself is 0 (a probability below the smallest
+        float, ``log p < -744``) is the result ``-inf``, as the logarithm of
+        that probability.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities in the order of ``classes_``.
         """
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        scores = self.decision_function(X)
+        if scores.ndim == 2:
+            L = log_softmax(scores)
+        else:  # log sigma(-z), log sigma(z): the two classes of the binary model
+            L = np.column_stack([log_sigmoid(-scores), log_sigmoid(scores)])
+        # Below the smallest float (p < 5e-324) predict_proba is 0: -inf keeps
+        # scikit-learn's contract predict_log_proba == log(predict_proba) there.
+        Z = scores[:, None] if scores.ndim == 1 else scores
+        L[predict_proba_from_logits(Z, multinomial=scores.ndim == 2) == 0] = -np.inf
+        return L
+
+    # -- sparse coefficients -----------------------------------------------
+
+    def sparsify(self):
+        """Convert ``coef_`` to a sparse (CSR) matrix, as scikit-learn's linear models do.
+
+        Worth it when most coefficients are zero (an L1 penalty): memory and
+        prediction time then scale with the non-zeros. ``intercept_`` stays
+        dense; :meth:`densify` converts back.
+
+        Returns
+        -------
+        self : object
+            The estimator, with a sparse ``coef_``.
+        """
+        check_is_fitted(self, msg="Estimator, %(name)s, must be fitted before sparsifying.")
+        self.coef_ = sp.csr_matrix(self.coef_)
+        return self
+
+    def densify(self):
+        """Convert ``coef_`` back to a dense array (a no-op if it is dense).
+
+        Returns
+        -------
+        self : object
+            The estimator, with a dense ``coef_``.
+        """
+        check_is_fitted(self, msg="Estimator, %(name)s, must be fitted before densifying.")
+        if sp.issparse(self.coef_):
+            self.coef_ = self.coef_.toarray()
+        return self
 
     # -- helpers -----------------------------------------------------------
 
@@ -391,28 +666,45 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
                                                  ensure_non_negative=True)
         else:
             sample_weight = np.ones(X.shape[0])
-        dtype = X.dtype  # float32 input gives float32 coefficients
-        X = X.astype(np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
-        return X, y, sample_weight, dtype
+        return X, y, sample_weight
 
-    def _class_weighted(self, y, sample_weight):
-        if self.class_weight is None:
-            return sample_weight
-        weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y) \
-            if self.class_weight == "balanced" else \
-            np.array([self.class_weight.get(c, 1.0) for c in self.classes_], dtype=np.float64)
-        return sample_weight * weights[np.searchsorted(self.classes_, y)]
+    def _check_two_weighted_classes(self, y, sample_weight):
+        weighted = np.unique(y[sample_weight > 0])
+        if weighted.shape[0] < 2:
+            # One class left: the log-likelihood has no maximizer (the
+            # intercept runs off to infinity), so there is nothing to fit.
+            left = f"only the class {weighted.tolist()[0]!r}" if weighted.shape[0] else "no class"
+            raise ValueError(
+                "LogisticRegressionGD needs samples of at least 2 classes with positive "
+                f"weight, but sample_weight and class_weight leave {left}."
+            )
 
-    def _problem(self, X, y, sample_weight, metric_from=None):
-        multinomial = self.classes_.shape[0] > 2
-        idx = np.searchsorted(self.classes_, y)
-        if multinomial:
-            Y = np.zeros((X.shape[0], self.classes_.shape[0]))
-            Y[np.arange(X.shape[0]), idx] = 1.0
-        else:
-            Y = (idx == 1).astype(np.float64)[:, None]
-        return WhitenedLogit(X, Y, sample_weight, self.C, self.fit_intercept, multinomial,
-                             metric_from=metric_from)
+    def _problem(self, X, y, sample_weight):
+        return LinearLogit(
+            X, np.searchsorted(self.classes_, y), sample_weight,
+            n_classes=self.classes_.shape[0], C=self.C, l1_ratio=self.l1_ratio,
+            fit_intercept=self.fit_intercept,
+        )
+
+    def _initial_theta(self, problem):
+        """Zero coefficients and the intercept of the class frequencies alone.
+
+        With ``W = 0`` the best intercept is the log-odds of the (weighted)
+        class frequencies: the first iterate is then the best constant
+        model, one step closer to the optimum than zeros.
+        """
+        theta = np.zeros(problem.size)
+        if not self.fit_intercept:
+            return theta
+        counts = np.bincount(problem.y, weights=problem.sw, minlength=self.classes_.shape[0])
+        if np.all(counts > 0):
+            _, b = problem.split(theta)
+            logs = np.log(counts)
+            b[...] = logs[1] - logs[0] if problem.k == 1 else logs - logs.mean()
+        return theta
+
+    def _dense_coef(self):
+        return self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_
 
     def _labels(self, scores):
         """Class labels from logits: the sign of one column, else the largest."""
@@ -421,37 +713,53 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[idx]
 
-    def _rate(self):
-        return _DEFAULT_RATE[self.solver] if self.learning_rate_init is None else self.learning_rate_init
-
     def _max_iter(self):
         return _DEFAULT_MAX_ITER[self.solver] if self.max_iter is None else self.max_iter
 
-    def _tol(self):
-        return _DEFAULT_TOL[self.solver] if self.tol is None else self.tol
+    def _tol(self, dtype=np.float64):
+        if self.tol is not None:
+            return self.tol
+        if self.solver == "gd" and dtype == np.float32:
+            # float32 products give gradients good to ~1e-7 relative, so the
+            # float64 default is out of reach; sqrt(eps) puts the objective
+            # within ~1e-7 of its minimum, what float32 data can tell apart.
+            return float(np.sqrt(np.finfo(np.float32).eps))
+        return _DEFAULT_TOL[self.solver]
 
-    def _batch(self, n_samples):
-        return min(200, n_samples) if self.batch_size == "auto" else min(self.batch_size, n_samples)
+    def _new_optimizer(self, params, view):
+        """A new SGD or Adam for the coordinates of ``view``.
 
-    def _optimizer(self, params):
+        SGD's step is the rate over ``L``, the curvature bound of the loss in
+        the whitened coordinates (1 under the Cholesky metric; estimated,
+        with a margin of 1.5, under the diagonal one): the rate then means
+        the same thing on any data. Adam scales its steps by itself.
+        """
+        rate = _DEFAULT_RATE[self.solver] if self.learning_rate_init is None \
+            else self.learning_rate_init
         if self.solver == "sgd":
-            return SGD(params, self._rate(), momentum=self.momentum,
+            L = 1.0 if view.metric.kind == "cholesky" else max(1.0, 1.5 * view.curvature_bound())
+            return SGD(params, rate / L, momentum=self.momentum,
                        nesterov=self.nesterovs_momentum)
-        return Adam(params, self._rate(), self.beta_1, self.beta_2, self.epsilon)
+        return Adam(params, rate, self.beta_1, self.beta_2, self.epsilon)
 
-    def _store(self, problem, params, state, dtype):
-        coef, intercept = problem.coef(params)
-        if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
-            raise ValueError("The fit produced non-finite coefficients; lower learning_rate_init.")
-        self.coef_ = coef.astype(dtype)  # validate_data gave float32 or float64
-        self.intercept_ = intercept.astype(dtype)
-        self.n_iter_ = state.n_iter
+    def _store(self, W, b, dtype, state, n_iter):
+        check_finite_params(W, b, advice="lower learning_rate_init, or rescale the features")
+        self.coef_ = np.ascontiguousarray(W.T, dtype=dtype)  # float32 in, float32 out
+        self.intercept_ = np.asarray(b, dtype=dtype)
+        self.n_iter_ = np.array([n_iter], dtype=np.int32)
         self.loss_curve_ = list(state.loss_curve)
         self.validation_scores_ = list(state.validation_scores) if self.early_stopping else None
-        self.best_validation_score_ = state.best_validation_score if self.early_stopping else None
-        self._problem_metric = problem.metric()
+        self.best_validation_score_ = (state.best_validation_score if self.early_stopping
+                                       else None)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def _scores(X, W, b):
+    """``X W + b`` as a dense array, for dense or sparse ``X`` and ``W``."""
+    Z = X @ W
+    Z = Z.toarray() if sp.issparse(Z) else np.asarray(Z)
+    return Z + b

@@ -1,7 +1,6 @@
 """Multi-layer perceptron classifier trained by backpropagation (the series' Part 3)."""
 
 import copy
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -9,7 +8,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, compute_sample_weight
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -17,9 +16,15 @@ from sklearn.utils.validation import (
     _check_sample_weight, check_is_fitted, column_or_1d, validate_data,
 )
 
-from ._base import restore_on_failure
+from ._base import (
+    CallbackSupportMixin, FitTasks, batch_size, check_finite_params, class_sample_weight,
+    partial_fit_classes, restore_on_failure,
+)
+from ._losses import log_sigmoid, log_softmax, sigmoid
 from ._network import NetworkProblem, forward, glorot_init, output_proba
-from ._optim import SGD, Adam, TrainingState, lbfgs, run_epochs
+from ._fullbatch import lbfgs
+from ._stochastic import SGD, Adam, run_epochs
+from ._training import TrainingState
 
 _STOCHASTIC = ("sgd", "adam")
 
@@ -31,7 +36,7 @@ def _stochastic(est):
     return True
 
 
-class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
+class MLPClassifierScratch(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     """Multi-layer perceptron classifier, trained by backpropagation written from scratch.
 
     A drop-in for :class:`sklearn.neural_network.MLPClassifier`: the same
@@ -84,6 +89,7 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         their accuracy stops improving, and keep the best weights ('sgd',
         'adam').
     validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
     beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
         Adam's moment decay rates and its denominator's guard.
     n_iter_no_change : int, default=10
@@ -97,9 +103,12 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
+        The class labels, sorted (the label columns' indices for multilabel
+        targets).
     coefs_ : list of ndarray
         ``coefs_[i]`` has shape ``(units of layer i, units of layer i + 1)``.
     intercepts_ : list of ndarray
+        ``intercepts_[i]`` has shape ``(units of layer i + 1,)``.
     loss_ : float
         The last epoch's mean loss ('sgd', 'adam'), or the final objective ('lbfgs').
     best_loss_ : float or None
@@ -109,14 +118,20 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
     validation_scores_ : list of float or None
         Each epoch's validation accuracy, with early stopping.
     best_validation_score_ : float or None
+        The best validation accuracy with early stopping, else None.
     t_ : int
         Number of training samples seen.
     n_iter_ : int
+        Epochs ('sgd', 'adam') or iterations ('lbfgs') of the last call to
+        ``fit`` or ``partial_fit``.
     n_layers_ : int
+        Number of layers, the input and output layers included.
     n_outputs_ : int
+        Number of output units.
     out_activation_ : str
         'softmax' for several classes, 'logistic' for two or for labels.
     n_features_in_ : int
+        Number of features seen during :term:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Only when X has string column names.
 
@@ -127,10 +142,17 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
 
     Notes
     -----
+    With scikit-learn >= 1.9 the estimator supports its callback API
+    (``set_callbacks``; ``sklearn.callback.ProgressBar``,
+    ``ScoringMonitor``, ...), which scikit-learn's ``MLPClassifier`` does
+    not: the fit is a task with one subtask per epoch (or L-BFGS
+    iteration), each with the network as it stands there; a callback whose
+    ``on_fit_task_end`` returns True stops the training there.
+
     The derivation (forward pass, the chain rule, the delta recurrence,
     initialization, softmax with cross-entropy) is in the documentation's
     neural-network page; the code is in ``skscratch/_network.py`` and the
-    optimizers in ``skscratch/_optim.py``, shared with
+    optimizers in ``skscratch/_stochastic.py`` and ``skscratch/_fullbatch.py``, shared with
     :class:`LogisticRegressionGD`.
 
     Examples
@@ -215,13 +237,17 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels, or a label indicator matrix (multilabel).
         sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples, multiplied by the class weights; ``None``
+            means all ones.
 
         Returns
         -------
         self : object
+            The fitted estimator.
         """
         warm = self.warm_start and hasattr(self, "coefs_")
         X, y, sample_weight = self._validate_xy(X, y, sample_weight, reset=not warm)
@@ -281,23 +307,39 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
                 problem.proba(X_val, p), Y_val, sw_val, out_activation)
 
         start_iter = state.n_iter
+        tasks = FitTasks(self, X, y, sample_weight, self.max_iter,
+                         "iteration" if self.solver == "lbfgs" else "epoch")
+        L = problem.n_layers
+
+        def attributes(theta):
+            """The fitted attributes of the network at ``theta``, for the callbacks (lazily)."""
+            def build():
+                arrays = [view.copy() for view in problem.unpack(theta)]
+                return {"coefs_": arrays[:L], "intercepts_": arrays[L:], "n_layers_": L + 1,
+                        "n_outputs_": arrays[L - 1].shape[1], "out_activation_": out_activation}
+            return build
+
+        tasks.begin(attributes(params[0]))
         if self.solver == "lbfgs":
             lbfgs(problem, params, max_iter=self.max_iter, gtol=self.tol, max_fun=self.max_fun,
-                  state=state, verbose=self.verbose)
+                  state=state, verbose=self.verbose,
+                  callback=lambda n, p, f: tasks.step(attributes(p[0])))
             ran = state.n_iter > start_iter
             loss = state.loss_curve[-1] if ran else problem.loss_grad(params, None)[0]
             self._optimizer = None
         else:
             optimizer = self._make_optimizer(params)
             run_epochs(
-                problem, optimizer, params, X.shape[0], batch_size=self._batch(X.shape[0]),
+                problem, optimizer, params, X.shape[0],
+                batch_size=batch_size(self.batch_size, X.shape[0]),
                 max_iter=self.max_iter, shuffle=self.shuffle, rng=rng, tol=self.tol,
                 n_iter_no_change=self.n_iter_no_change, early_stopping=early, state=state,
-                verbose=self.verbose,
+                verbose=self.verbose, callback=lambda n, p, f: tasks.step(attributes(p[0])),
             )
             loss = state.loss_curve[-1]
             self._optimizer = optimizer
         self._store(problem, params, state, start_iter, loss, out_activation, early)
+        tasks.end()
         return self
 
     @available_if(_stochastic)
@@ -308,15 +350,21 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data of this call.
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a label indicator matrix (multilabel).
         sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples, multiplied by the class weights; ``None``
+            means all ones.
         classes : array-like of shape (n_classes,), default=None
             All the classes that will ever be seen; required on the first
-            call (except for multilabel targets), ignored afterwards.
+            call (except for multilabel targets). Later calls may omit it;
+            classes that differ from ``classes_`` raise a ``ValueError``.
 
         Returns
         -------
         self : object
+            The fitted estimator.
         """
         first = not hasattr(self, "coefs_")
         if first:
@@ -324,16 +372,12 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         if self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True.")
         X, y, sample_weight = self._validate_xy(X, y, sample_weight, reset=first)
-        if first:
-            if type_of_target(y).startswith("multilabel"):
-                binarizer = LabelBinarizer().fit(y)
-            elif classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit.")
-            else:
-                binarizer = LabelBinarizer().fit(np.asarray(classes))
-                if binarizer.classes_.shape[0] < 2:
-                    raise ValueError("partial_fit needs at least 2 classes in `classes`.")
+        if first and type_of_target(y).startswith("multilabel"):
+            binarizer = LabelBinarizer().fit(y)
+        elif first:
+            binarizer = LabelBinarizer().fit(partial_fit_classes(self, classes, first))
         else:
+            partial_fit_classes(self, classes, first)  # raises if they changed
             binarizer = self._binarizer
         if binarizer.y_type_ != "multilabel-indicator":
             unknown = np.setdiff1d(np.unique(y), binarizer.classes_)
@@ -345,7 +389,7 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         self._binarizer = binarizer
         self.classes_ = binarizer.classes_
         Y = self._binarize(y, X.dtype)
-        sample_weight = self._class_weighted(y, sample_weight, X.dtype)
+        sample_weight = self._class_weighted(y, sample_weight, X.dtype, partial=True)
         layer_units = [X.shape[1], *self._hidden_sizes(), Y.shape[1]]
         out_activation = "softmax" if binarizer.y_type_ == "multiclass" else "logistic"
         problem = NetworkProblem(X, Y, sample_weight, layer_units, self.activation,
@@ -367,7 +411,7 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
             state = copy.deepcopy(self._state)
         start_iter = state.n_iter
         run_epochs(
-            problem, optimizer, params, X.shape[0], batch_size=self._batch(X.shape[0]),
+            problem, optimizer, params, X.shape[0], batch_size=batch_size(self.batch_size, X.shape[0]),
             max_iter=1, shuffle=self.shuffle, rng=rng, tol=self.tol,
             n_iter_no_change=self.n_iter_no_change, early_stopping=False, state=state,
             verbose=self.verbose, incremental=True,
@@ -379,19 +423,27 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
 
     # -- prediction --------------------------------------------------------
 
-    def _output(self, X):
+    def _logits(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"],
                           dtype=[np.float64, np.float32], reset=False)
-        Z = forward(X, self.coefs_, self.intercepts_, self.activation)
-        return output_proba(Z, self.out_activation_)
+        return forward(X, self.coefs_, self.intercepts_, self.activation)
+
+    def _output(self, X):
+        return output_proba(self._logits(X), self.out_activation_)
 
     def predict(self, X):
         """Predicted classes (or label indicator rows, for multilabel targets).
 
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
+
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            Labels from ``classes_``, or 0/1 indicator rows.
         """
         P = self._output(X)
         if self.n_outputs_ == 1:
@@ -401,27 +453,64 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         """Class probabilities, in the order of ``classes_``.
 
-        For two classes the columns are ``1 - p`` and ``p``; for multilabel
-        targets, each label's own probability.
+        For two classes the columns are ``sigma(-z)`` and ``sigma(z)`` of
+        the output logit (``1 - p`` and ``p``, the first without the
+        cancellation of a subtraction); for multilabel targets, each label's
+        own probability.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``.
         """
-        P = self._output(X)
+        return self._proba_from_logits(self._logits(X))
+
+    def _proba_from_logits(self, Z):
         if self.n_outputs_ == 1 and self._binarizer.y_type_ != "multilabel-indicator":
-            return np.hstack([1 - P, P])
-        return P
+            # sigma(-z) rather than 1 - sigma(z): the first class keeps its
+            # relative precision where the second is nearly certain
+            return np.hstack([sigmoid(-Z), sigmoid(Z)])
+        return output_proba(Z, self.out_activation_)
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`.
+        """Logarithm of :meth:`predict_proba`, computed from the output layer's logits.
+
+        ``log softmax(Z)`` for multiclass targets, ``log sigma(+-z)`` for two
+        classes and ``log sigma(Z)`` per label for multilabel targets, so that
+        a confidently classified row keeps the full relative precision of its
+        log-probabilities (the likely class's ``-1e-20`` is not rounded to 0,
+        an unlikely class's ``-700`` is exact). Only where
+        :meth:`predict_proba` itself is 0 (a probability below the smallest
+        float, ``log p < -744``) is the result ``-inf``, as the logarithm of
+        that probability.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples.
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities in the order of ``classes_``.
         """
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        Z = self._logits(X)
+        if self.out_activation_ == "softmax":
+            L = log_softmax(Z)
+        elif self.n_outputs_ == 1 and self._binarizer.y_type_ != "multilabel-indicator":
+            L = np.hstack([log_sigmoid(-Z), log_sigmoid(Z)])  # classes 0 and 1
+        else:
+            L = log_sigmoid(Z)
+        # Below the smallest float (p < 5e-324) predict_proba is 0: -inf keeps
+        # scikit-learn's contract predict_log_proba == log(predict_proba) there.
+        P = self._proba_from_logits(Z)
+        L[P == 0] = -np.inf
+        return L
 
     # -- helpers -----------------------------------------------------------
 
@@ -451,25 +540,15 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
             Y = Y.toarray()
         return np.asarray(Y, dtype=dtype)
 
-    def _class_weighted(self, y, sample_weight, dtype):
+    def _class_weighted(self, y, sample_weight, dtype, partial=False):
         if self.class_weight is None:
             return sample_weight
         if self._binarizer.y_type_ == "multilabel-indicator":
             raise ValueError("class_weight is not supported for multilabel targets; "
                              "pass sample_weight instead.")
-        weights = compute_sample_weight(
-            {c: float(w) for c, w in self.class_weight.items()}
-            if isinstance(self.class_weight, dict) else self.class_weight, y)
-        weights = weights.astype(dtype)
-        return weights if sample_weight is None else sample_weight * weights
-
-    def _batch(self, n_samples):
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        if self.batch_size > n_samples:
-            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
-                          "going to be clipped", UserWarning)
-        return min(self.batch_size, n_samples)
+        weights = class_sample_weight(self.class_weight, self.classes_, y, sample_weight,
+                                      partial=partial)
+        return weights.astype(dtype, copy=False)
 
     def _make_optimizer(self, params):
         if self.solver == "sgd":
@@ -486,8 +565,7 @@ class MLPClassifierScratch(ClassifierMixin, BaseEstimator):
         return float(np.average(right, weights=sample_weight))
 
     def _store(self, problem, params, state, start_iter, loss, out_activation, early):
-        if not np.all(np.isfinite(params[0])):
-            raise ValueError("The fit produced non-finite weights; lower learning_rate_init.")
+        check_finite_params(params[0], name="weights")
         L = problem.n_layers
         arrays = [view.copy() for view in problem.unpack(params[0])]
         self.coefs_, self.intercepts_ = arrays[:L], arrays[L:]

@@ -256,10 +256,12 @@ def test_sparse_equals_dense(fmt, fit_intercept):
 
 
 def test_sparse_too_large_to_densify_names_the_size(monkeypatch):
+    # Only the reference Householder path densifies sparse X (auto never does).
     monkeypatch.setattr(skscratch._base, "_available_memory_bytes", lambda: 10_000)
     X = sp.random(1000, 50, density=0.01, format="csr", random_state=0)
     with pytest.raises(ValueError, match=r"shape \(1000, 50\).*GiB"):
-        LinearRegressionOLS().fit(X, np.ones(1000))
+        LinearRegressionOLS(solver="householder").fit(X, np.ones(1000))
+    assert LinearRegressionOLS().fit(X, np.ones(1000)).solver_ != "householder"
 
 
 def test_float32_stays_float32():
@@ -387,3 +389,155 @@ def test_tol_cuts_like_sklearn_across_a_spectral_gap():
     assert full.rank_ == 8
     # Relative to lstsq's own (large, kappa ~ 1e10) solution: ~ kappa u.
     assert _rel(full.coef_, scipy.linalg.lstsq(X, y)[0]) < 1e-5
+
+
+# --------------------------------------------------------------------------
+# Collinear and rank-deficient dense designs: the fast Gram path
+# --------------------------------------------------------------------------
+
+
+def _gelsd(X, y, w=None):
+    """Minimum-norm weighted least squares by gelsd with numpy's rank cutoff max(n, p) eps.
+
+    scipy's default cutoff (eps) keeps the rounding left in centred one-hot
+    blocks as signal and returns coefficients ~1e13.
+    """
+    w = np.ones(X.shape[0]) if w is None else w
+    xm, ym = w @ X / w.sum(), w @ y / w.sum()
+    sw = np.sqrt(w)
+    cond = max(X.shape) * np.finfo(float).eps
+    coef = scipy.linalg.lstsq((X - xm) * sw[:, None], (y - ym) * sw, cond=cond)[0]
+    return coef, ym - xm @ coef
+
+
+def _one_hot_dense(n, levels, rng):
+    cols = []
+    for m in levels:
+        z = rng.integers(0, m, n)
+        cols.append(np.eye(m)[z])
+    return np.hstack(cols)
+
+
+def _collinear_designs():
+    rng = np.random.default_rng(20)
+    base = rng.standard_normal((400, 6))
+    from sklearn.preprocessing import PolynomialFeatures
+
+    poly = PolynomialFeatures(degree=3, include_bias=True).fit_transform(rng.uniform(0, 1, (400, 3)))
+    return {
+        "one_hot_blocks": _one_hot_dense(400, [3, 5, 8], rng),
+        "one_hot_and_numeric": np.c_[_one_hot_dense(400, [4, 6], rng), base[:, :3] * 10 + 5],
+        "duplicated_columns": np.c_[base, base[:, [0, 3]], 2.5 * base[:, 5]],
+        "polynomial_with_bias": poly,
+    }
+
+
+@pytest.mark.parametrize("name", list(_collinear_designs()))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_collinear_designs_fast_path_minimum_norm(name, weighted):
+    # The Gram path (gram_cod) on exactly rank-deficient designs must return
+    # gelsd's minimum-norm answer to 1e-10 (the kept part has kappa <= 1e3,
+    # so both are within ~1e-13 of the exact one) and the same rank.
+    # Rejects a basic solution (no null-space projection: O(1) differences
+    # per block) and a rank decision from the Gram pivots alone.
+    X = _collinear_designs()[name]
+    rng = np.random.default_rng(21)
+    y = X @ rng.standard_normal(X.shape[1]) + rng.standard_normal(X.shape[0])
+    w = rng.uniform(0.2, 3.0, X.shape[0]) if weighted else None
+    reg = LinearRegressionOLS().fit(X, y, sample_weight=w)
+    coef, intercept = _gelsd(X, y, w)
+    assert reg.solver_ == "gram_cod"
+    xm = (np.ones(len(y)) if w is None else w) @ X / (len(y) if w is None else w.sum())
+    assert reg.rank_ == np.linalg.matrix_rank(X - xm)
+    assert _rel(reg.coef_, coef) < 1e-10
+    assert abs(reg.intercept_ - intercept) < 1e-10 * max(1.0, abs(intercept))
+    assert np.linalg.norm(reg.coef_) <= np.linalg.norm(coef) * (1 + 1e-12)
+    ref = LinearRegressionOLS(solver="householder").fit(X, y, sample_weight=w)
+    assert _rel(reg.coef_, ref.coef_) < 1e-10
+
+
+def test_near_collinear_full_rank_keeps_qr_accuracy():
+    # A column equal to another plus 1e-4 noise: full rank with kappa ~1e4-1e5.
+    # The answer must stay within 10x gelsd's own error from the truth.
+    rng = np.random.default_rng(22)
+    base = rng.standard_normal((300, 5))
+    X = np.c_[base, base[:, 0] + 1e-4 * rng.standard_normal(300)]
+    theta = rng.standard_normal(6)
+    y = X @ theta + 1.0
+    reg = LinearRegressionOLS().fit(X, y)
+    ours = np.linalg.norm(reg.coef_ - theta) / np.linalg.norm(theta)
+    theirs = np.linalg.norm(_gelsd(X, y)[0] - theta) / np.linalg.norm(theta)
+    assert reg.rank_ == 6
+    assert ours <= 10 * max(theirs, 1e-15)
+
+
+def test_gram_path_refuses_an_uncertified_rank():
+    # A column at relative distance 1e-9 from the span of the others: below
+    # what the Gram matrix resolves (sqrt(u) ~ 1e-8) but far above the rank
+    # cutoff (max(n, p) u ~ 1e-13). The Gram path must not drop it; the
+    # answer keeps full rank, as gelsd does.
+    rng = np.random.default_rng(23)
+    base = rng.standard_normal((300, 5))
+    X = np.c_[base, base[:, 1] + 1e-9 * rng.standard_normal(300)]
+    y = rng.standard_normal(300)
+    reg = LinearRegressionOLS().fit(X, y)
+    assert reg.rank_ == 6 and reg.solver_ == "householder"
+    coef, _ = _gelsd(X, y)
+    # kappa ~ 1e9: both errors ~ kappa u ~ 1e-7 relative.
+    assert _rel(reg.coef_, coef) < 1e-5
+
+
+# --------------------------------------------------------------------------
+# The twin's signature: copy_X, n_jobs, positive
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_copy_x_false_centres_in_place_with_the_same_answer(weighted):
+    rng = np.random.default_rng(24)
+    X = rng.standard_normal((100, 4)) + 7.0
+    y = rng.standard_normal(100)
+    w = rng.uniform(0.5, 2.0, 100) if weighted else None
+    X0 = X.copy()
+    kept = LinearRegressionOLS().fit(X, y, sample_weight=w)
+    np.testing.assert_array_equal(X, X0)  # copy_X=True: untouched
+    overwritten = LinearRegressionOLS(copy_X=False).fit(X, y, sample_weight=w)
+    np.testing.assert_allclose(overwritten.coef_, kept.coef_, rtol=1e-13)
+    wm = X0.mean(0) if w is None else w @ X0 / w.sum()
+    expected = (X0 - wm) * (1.0 if w is None else np.sqrt(w)[:, None])
+    np.testing.assert_allclose(X, expected, rtol=1e-13, atol=1e-13)  # centred (and weighted) in place
+
+
+def test_copy_x_false_never_touches_other_dtypes_or_y():
+    rng = np.random.default_rng(25)
+    X = (rng.standard_normal((60, 3)) + 2).astype(np.float32)
+    y = rng.standard_normal(60)
+    X0, y0 = X.copy(), y.copy()
+    LinearRegressionOLS(copy_X=False).fit(X, y)
+    np.testing.assert_array_equal(X, X0)  # float32 is converted: a copy
+    np.testing.assert_array_equal(y, y0)
+
+
+def test_parameter_grid_written_for_linear_regression_runs_unchanged():
+    from sklearn.model_selection import GridSearchCV
+
+    rng = np.random.default_rng(26)
+    X = rng.standard_normal((80, 3))
+    y = X @ [1.0, 2.0, 0.5] + rng.standard_normal(80)
+    grid = {"fit_intercept": [True, False], "copy_X": [True, False], "positive": [True, False],
+            "n_jobs": [None, 2], "tol": [1e-6]}
+    ours = GridSearchCV(LinearRegressionOLS(), grid, cv=3).fit(X, y)
+    theirs = GridSearchCV(LinearRegression(), grid, cv=3).fit(X, y)
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"],
+                               theirs.cv_results_["mean_test_score"], rtol=1e-8)
+    assert set(LinearRegression().get_params()) <= set(LinearRegressionOLS().get_params())
+
+
+def test_dense_lsmr_solver_matches_exact():
+    rng = np.random.default_rng(27)
+    X = rng.standard_normal((300, 10))
+    y = X @ rng.standard_normal(10) + 0.01 * rng.standard_normal(300)
+    reg = LinearRegressionOLS(solver="lsmr", tol=1e-12).fit(X, y)
+    assert reg.solver_ == "lsmr" and reg.rank_ is None
+    # atol = btol = 1e-12, kappa ~ 2: forward error ~ 1e-11.
+    assert _rel(reg.coef_, LinearRegressionOLS().fit(X, y).coef_) < 1e-9

@@ -23,9 +23,9 @@ from skscratch._losses import (
     binary_loss_grad,
     log_sigmoid,
     log_softmax,
-    multinomial_loss_grad,
     sigmoid,
     softmax,
+    softmax_cross_entropy_labels,
 )
 
 DTYPES = [np.float64, np.float32]
@@ -206,15 +206,17 @@ def _binary_problem(n, k, seed, weighted):
     return Y, Z, s
 
 
-def _multinomial_problem(n, K, seed, weighted, soft=False):
+def _multinomial_problem(n, K, seed, weighted):
+    """Class indices (what the estimators pass), logits and weights."""
     rng = np.random.default_rng(seed)
-    if soft:
-        Y = rng.dirichlet(np.ones(K), size=n)
-    else:
-        Y = np.eye(K)[rng.integers(0, K, size=n)]
+    y = rng.integers(0, K, size=n)
     Z = rng.normal(0.0, 3.0, size=(n, K))
     s = rng.uniform(0.1, 3.0, size=n) if weighted else None
-    return Y, Z, s
+    return y, Z, s
+
+
+def _one_hot(y, K, dtype=np.float64):
+    return np.eye(K, dtype=dtype)[y]
 
 
 def _ones_if_none(s, n):
@@ -242,12 +244,15 @@ def test_binary_loss_grad_matches_formula(k, weighted):
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-@pytest.mark.parametrize("soft", [False, True], ids=["one_hot", "soft_targets"])
-def test_multinomial_loss_grad_matches_formula(weighted, soft):
-    Y, Z, s = _multinomial_problem(300, 4, seed=5, weighted=weighted, soft=soft)
+def test_multinomial_loss_grad_matches_formula(weighted):
+    # Rejects a wrong formula or weight, an overflow on huge logits, and a
+    # gradient that subtracts 1 at the wrong entry (the row's maximum rather
+    # than its label).
+    y, Z, s = _multinomial_problem(300, 4, seed=5, weighted=weighted)
     Z[:4] = [[1e4, 0, 0, 0], [-1e4, 0, 1e4, 0], [1e30, -1e30, 0, 0], [-1e30, -1e30, -1e30, 1e30]]
-    loss, dZ = _no_warnings(multinomial_loss_grad, Y, Z, s)
-    w = _ones_if_none(s, len(Y))
+    loss, dZ = _no_warnings(softmax_cross_entropy_labels, y, Z, s)
+    w = _ones_if_none(s, len(y))
+    Y = _one_hot(y, 4)
     expected_loss = np.sum(w * (scipy.special.logsumexp(Z, axis=1) - np.sum(Y * Z, axis=1)))
     expected_dZ = w[:, None] * (scipy.special.softmax(Z, axis=1) - Y)
     eps = np.finfo(np.float64).eps
@@ -281,11 +286,11 @@ def test_binary_loss_matches_sklearn_log_loss(k, weighted):
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 def test_multinomial_loss_matches_sklearn_log_loss(weighted):
-    Y, Z, s = _multinomial_problem(300, 4, seed=7, weighted=weighted)
+    y, Z, s = _multinomial_problem(300, 4, seed=7, weighted=weighted)
     Z = np.clip(Z, -4, 4)
-    loss, _ = multinomial_loss_grad(Y, Z, s)
-    w = _ones_if_none(s, len(Y))
-    expected = log_loss(Y.argmax(axis=1), softmax(Z), sample_weight=s, normalize=True, labels=range(4))
+    loss, _ = softmax_cross_entropy_labels(y, Z, s)
+    w = _ones_if_none(s, len(y))
+    expected = log_loss(y, softmax(Z), sample_weight=s, normalize=True, labels=range(4))
     # log(p) of a probability with a relative error of a few eps: absolute
     # error a few eps per entry, against losses of order 1: 1e-12 relative.
     assert loss / w.sum() == pytest.approx(expected, rel=1e-12)
@@ -307,13 +312,14 @@ def test_extreme_logits_give_finite_losses_and_gradients(dtype):
     np.testing.assert_array_equal(dZ, np.zeros_like(dZ))
 
     Z = np.array([[1e4, 0, 0], [1e30, -1e30, 0], [-1e30, 1e30, 1e30]], dtype=dtype)
-    Y_wrong = np.eye(3, dtype=dtype)[[1, 1, 0]]
-    loss, dZ = _no_warnings(multinomial_loss_grad, Y_wrong, Z, np.array([1.0, 2.0, 1.0]))
+    y_wrong = np.array([1, 1, 0])
+    weights = np.array([1.0, 2.0, 1.0], dtype=dtype)
+    loss, dZ = _no_warnings(softmax_cross_entropy_labels, y_wrong, Z, weights)
     assert loss.dtype == dtype and dZ.dtype == dtype
     # 1e4 + 2 * 2e30 + (1e30 + log 2 + 1e30): the huge terms swamp the rest.
     assert loss == pytest.approx(1e4 + 4e30 + 2e30, rel=float(np.finfo(dtype).eps))
     np.testing.assert_array_equal(dZ, [[1, -1, 0], [2, -2, 0], [-1, 0.5, 0.5]])
-    loss, dZ = _no_warnings(multinomial_loss_grad, np.eye(3, dtype=dtype)[[0, 0, 1]], Z)
+    loss, dZ = _no_warnings(softmax_cross_entropy_labels, np.array([0, 0, 1]), Z)
     # Right by 1e4 or more: loss log(1 + 2 e^-1e4) and so on, all exactly 0,
     # except the last row, whose tie between classes 1 and 2 costs log 2.
     assert loss == pytest.approx(np.log(2), rel=float(np.finfo(dtype).eps))
@@ -341,19 +347,23 @@ def test_confident_correct_predictions_keep_relative_precision(dtype):
 
     # Two classes: softmax(z)_0 = sigma(z_0 - z_1).
     Z = np.stack([t, np.zeros_like(t)], axis=1)
-    Y = np.eye(2, dtype=dtype)[[0, 0, 0, 0]]
-    _, dZ = _no_warnings(multinomial_loss_grad, Y, Z)
+    y = np.zeros(4, dtype=int)
+    _, dZ = _no_warnings(softmax_cross_entropy_labels, y, Z)
     _assert_close(dZ, np.stack([expected_grad, -expected_grad], axis=1), rtol=4 * eps, atol=0)
     for i in range(4):
-        loss_i, _ = multinomial_loss_grad(Y[i : i + 1], Z[i : i + 1])
+        loss_i, _ = softmax_cross_entropy_labels(y[i : i + 1], Z[i : i + 1])
         assert loss_i == pytest.approx(expected_loss[i], rel=4 * eps, abs=0)
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_integer_labels_give_the_one_hot_loss(dtype, weighted):
-    # Labels are the one-hot targets read at one entry per row: the same
-    # loss and gradient, over ordinary, tied, huge and confident logits.
+def test_ties_and_confident_rows_of_the_multinomial_loss(dtype, weighted):
+    # Ordinary, tied, huge and confident logits against scipy's formula in
+    # float64 on the same (exactly representable) inputs. Rejects a label
+    # path that treats a tie at the maximum as if the label were alone there
+    # (S without the other tied entries: p = 1/(1 + e^-3) on each), and one that
+    # forms 1 - p_y by subtraction (the confident right row's gradient
+    # ~ -3 e^-60 rounded to 0).
     rng = np.random.default_rng(0)
     Z = rng.normal(scale=3.0, size=(40, 4)).astype(dtype)
     Z[0] = [2.0, 2.0, 2.0, -1.0]  # three-way tie at the maximum
@@ -362,23 +372,28 @@ def test_integer_labels_give_the_one_hot_loss(dtype, weighted):
     Z[3] = [60.0, 0.0, 0.0, 0.0]  # confident and wrong
     y = rng.integers(0, 4, 40)
     y[:4] = [1, 3, 0, 2]
-    s = rng.uniform(0.5, 2.0, 40) if weighted else None
-    loss, dZ = _no_warnings(multinomial_loss_grad, np.eye(4, dtype=dtype)[y], Z, s)
-    loss_y, dZ_y = _no_warnings(multinomial_loss_grad, y, Z, s)
+    s = rng.uniform(0.5, 2.0, 40).astype(dtype) if weighted else None
+    loss, dZ = _no_warnings(softmax_cross_entropy_labels, y, Z, s)
+    assert loss.dtype == dZ.dtype == dtype
+    Z64, w = Z.astype(np.float64), _ones_if_none(s, 40).astype(np.float64)
+    Y = _one_hot(y, 4)
+    expected_loss = np.sum(w * (scipy.special.logsumexp(Z64, axis=1) - np.sum(Y * Z64, axis=1)))
+    expected_dZ = w[:, None] * (scipy.special.softmax(Z64, axis=1) - Y)
     eps = float(np.finfo(dtype).eps)
-    assert loss_y.dtype == dZ_y.dtype == dtype
-    assert float(loss_y) == pytest.approx(float(loss), rel=8 * eps)
-    _assert_close(dZ_y, dZ, rtol=8 * eps, atol=0)
+    # Positive terms of a few roundings each, summed pairwise: 16 eps.
+    assert float(loss) == pytest.approx(expected_loss, rel=16 * eps)
+    # Each entry: a few roundings, plus (in float32) the rounding of z - m
+    # amplified by exp's condition number |z - m| (as in the float32 test
+    # below); the oracle's p - y is accurate to ~eps64 absolute where p ~ y.
+    spread = np.max(Z64, axis=1, keepdims=True) - np.min(Z64, axis=1, keepdims=True)
+    rtol = 8 * eps if dtype == np.float64 else eps * (8 + spread)
+    _assert_close(dZ, expected_dZ, rtol=rtol, atol=8 * np.finfo(np.float64).eps * w.max())
     # the confident right prediction keeps its tiny gradient, relative to e^-60
-    s2 = 1.0 if s is None else s[2]
-    assert dZ_y[2, 0] == pytest.approx(-3 * np.exp(-60.0) * s2, rel=8 * eps, abs=0)
-
-
-def test_integer_labels_are_checked():
-    with pytest.raises(ValueError, match="integer labels"):
-        multinomial_loss_grad(np.array([0.0, 1.0]), np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="integer labels"):
-        multinomial_loss_grad(np.array([0, 1, 2]), np.zeros((2, 3)))
+    s2 = 1.0 if s is None else float(s[2])
+    assert dZ[2, 0] == pytest.approx(-3 * np.exp(-60.0) * s2, rel=8 * eps, abs=0)
+    # the tie: p = 1 / (3 + e^-3) on each of the three tied classes, minus 1 at the label
+    p = 1 / (3 + np.exp(-3.0))
+    np.testing.assert_allclose(dZ[0, :3], w[0] * np.array([p, p - 1, p]), rtol=8 * eps)
 
 
 def _central_differences(loss_of, Z, h):
@@ -393,18 +408,16 @@ def _central_differences(loss_of, Z, h):
 
 
 @pytest.mark.parametrize(
-    "func, make, width, soft",
+    "func, make, width",
     [
-        (binary_loss_grad, _binary_problem, 1, False),
-        (binary_loss_grad, _binary_problem, 3, False),
-        (multinomial_loss_grad, _multinomial_problem, 4, False),
-        (multinomial_loss_grad, _multinomial_problem, 4, True),
+        (binary_loss_grad, _binary_problem, 1),
+        (binary_loss_grad, _binary_problem, 3),
+        (softmax_cross_entropy_labels, _multinomial_problem, 4),
     ],
-    ids=["binary", "multilabel", "multinomial", "multinomial_soft_targets"],
+    ids=["binary", "multilabel", "multinomial"],
 )
-def test_gradient_matches_central_differences(func, make, width, soft):
-    kwargs = {"soft": soft} if soft else {}
-    Y, Z, s = make(20, width, seed=8, weighted=True, **kwargs)
+def test_gradient_matches_central_differences(func, make, width):
+    Y, Z, s = make(20, width, seed=8, weighted=True)
     _, dZ = func(Y, Z, s)
     fd = _central_differences(lambda Zh: func(Y, Zh, s)[0], Z, h=1e-5)
     # Central differences err by h^2 |f'''| / 6 ~ 1e-10 (truncation; the third
@@ -421,7 +434,7 @@ def test_gradient_matches_central_differences(func, make, width, soft):
     [
         (binary_loss_grad, _binary_problem, 1),
         (binary_loss_grad, _binary_problem, 3),
-        (multinomial_loss_grad, _multinomial_problem, 4),
+        (softmax_cross_entropy_labels, _multinomial_problem, 4),
     ],
     ids=["binary", "multilabel", "multinomial"],
 )
@@ -440,7 +453,7 @@ def test_float32_stays_float32_and_agrees_with_float64(func, make, width, weight
     assert loss32 == pytest.approx(loss64, rel=16 * eps)
     # dZ: each entry is a few roundings, plus (softmax only) the rounding of
     # z - m in float32, amplified by exp's condition number |z - m|.
-    if func is multinomial_loss_grad:
+    if func is softmax_cross_entropy_labels:
         Z64 = Z32.astype(np.float64)
         spread = np.max(Z64, axis=1, keepdims=True) - np.min(Z64, axis=1, keepdims=True)
         rtol = eps * (8 + spread)
@@ -457,7 +470,7 @@ def test_float32_stays_float32_and_agrees_with_float64(func, make, width, weight
 
 @pytest.mark.parametrize(
     "func, make, width",
-    [(binary_loss_grad, _binary_problem, 2), (multinomial_loss_grad, _multinomial_problem, 3)],
+    [(binary_loss_grad, _binary_problem, 2), (softmax_cross_entropy_labels, _multinomial_problem, 3)],
     ids=["binary", "multinomial"],
 )
 def test_integer_weights_equal_repeated_rows(func, make, width):
@@ -489,7 +502,7 @@ def test_binary_accepts_one_dimensional_input():
 
 @pytest.mark.parametrize(
     "func, make, width",
-    [(binary_loss_grad, _binary_problem, 3), (multinomial_loss_grad, _multinomial_problem, 3)],
+    [(binary_loss_grad, _binary_problem, 3), (softmax_cross_entropy_labels, _multinomial_problem, 3)],
     ids=["binary", "multinomial"],
 )
 def test_inputs_are_not_modified(func, make, width):
@@ -503,12 +516,11 @@ def test_inputs_are_not_modified(func, make, width):
     np.testing.assert_array_equal(Z, Z_before)
 
 
-@pytest.mark.parametrize("func", [binary_loss_grad, multinomial_loss_grad])
-def test_shape_mismatches_are_rejected(func):
+def test_shape_mismatches_are_rejected():
     Z = np.zeros((5, 3))
     with pytest.raises(ValueError, match="same shape"):
-        func(np.zeros((5, 2)), Z)
+        binary_loss_grad(np.zeros((5, 2)), Z)
     with pytest.raises(ValueError, match="sample_weight"):
-        func(np.zeros((5, 3)), Z, np.ones(4))
+        binary_loss_grad(np.zeros((5, 3)), Z, np.ones(4))
     with pytest.raises(ValueError, match="dimensions"):
-        func(np.zeros((5, 3, 1)), Z[..., None])
+        binary_loss_grad(np.zeros((5, 3, 1)), Z[..., None])

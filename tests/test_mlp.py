@@ -15,7 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from skscratch import MLPClassifierScratch
 from skscratch._network import NetworkProblem, glorot_init
-from skscratch._optim import DivergenceError
+from skscratch._training import DivergenceError
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 OUTPUTS = ["binary", "multiclass", "multilabel"]
@@ -350,6 +350,71 @@ def test_binary_and_multilabel_outputs():
     assert clf.score(X, Y) > 0.8  # subset accuracy
 
 
+def _output_logits(clf, X):
+    """The output layer's logits, by a forward pass written out here from coefs_ and intercepts_."""
+    act = {"identity": lambda Z: Z, "logistic": expit, "tanh": np.tanh,
+           "relu": lambda Z: np.maximum(Z, 0)}[clf.activation]
+    A = np.asarray(X, dtype=np.float64)
+    for i, (W, b) in enumerate(zip(clf.coefs_, clf.intercepts_)):
+        Z = A @ W.astype(np.float64) + b.astype(np.float64)
+        A = act(Z) if i < len(clf.coefs_) - 1 else Z
+    return A
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", OUTPUTS)
+def test_log_probabilities_come_from_the_logits(kind, dtype):
+    # A relu network is positively homogeneous, so inputs scaled by 1e3 give
+    # logits 1e3 times larger (up to ~3e5 here): many probabilities round to
+    # 1, where log(predict_proba) would be 0. The log-probabilities must be
+    # scipy's log_softmax / log_expit of the output logits, recomputed here in
+    # float64 by an independent forward pass. Each logit of ours carries the
+    # rounding of its dot products, ~ eps |z| (measured 0.7 eps32 max|z| in
+    # float32, exact in float64), and a log-probability inherits those
+    # absolute errors: 16 eps times the row's largest logit, absolute, plus
+    # 16 eps relative. Rejects log(predict_proba) (0 where the exact value is
+    # ~ -1e-20), log(1 - p) for the binary model's first class, and a
+    # multilabel output given two columns.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 5))
+    if kind == "multiclass":
+        y = np.argmax(X[:, :3], axis=1)
+    elif kind == "binary":
+        y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    else:
+        y = (X[:, :3] > 0).astype(int)
+    clf = MLPClassifierScratch(hidden_layer_sizes=(8,), solver="lbfgs", random_state=0,
+                               max_iter=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X.astype(dtype), y)
+    X_big = np.vstack([X * 10.0, X * 1e3]).astype(dtype)  # margins below and beyond 745
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        L = clf.predict_log_proba(X_big)
+        P = clf.predict_proba(X_big)
+    Z = _output_logits(clf, X_big)
+    if kind == "multiclass":
+        expected = log_softmax(Z, axis=1)
+    elif kind == "binary":
+        expected = np.hstack([log_expit(-Z), log_expit(Z)])
+    else:
+        expected = log_expit(Z)
+    assert L.dtype == dtype and L.shape == P.shape == expected.shape
+    # Where predict_proba is 0 (below the smallest float) the log is -inf, as
+    # scikit-learn's checks require log(predict_proba) there; everywhere else
+    # finite, including where predict_proba rounds to exactly 1 and
+    # log(predict_proba) would say 0.
+    representable = P > 0
+    assert np.all(np.isneginf(L[~representable]))
+    assert np.all(np.isfinite(L[representable]))
+    if kind != "multiclass":  # (scipy's log_softmax itself rounds log(1 + tiny) to 0)
+        assert np.any((P == 1) & (expected < 0))
+    eps = np.finfo(dtype).eps
+    bound = 16 * eps * (np.abs(Z).max(axis=1, keepdims=True) + np.abs(expected))
+    assert np.all((np.abs(L - expected) <= bound)[representable])
+
+
 def test_early_stopping_restores_the_best_weights():
     # Same seed: scikit-learn holds out the same rows, trains on the same
     # batches and keeps the same best epoch; the restored weights agree.
@@ -442,6 +507,34 @@ def test_partial_fit():
     for a, b in zip(clf.coefs_, coefs):
         np.testing.assert_array_equal(a, b)
     assert not hasattr(MLPClassifierScratch(solver="lbfgs"), "partial_fit")
+
+
+@pytest.mark.parametrize("fitted_by", ["partial_fit", "fit"])
+def test_partial_fit_refuses_other_classes_as_scikit_learn_does(fitted_by):
+    # The classes are fixed by the first call (or by fit); a later call may
+    # omit them or repeat them (in any order), but different ones raise
+    # scikit-learn's ValueError, word for word, and leave the model as it was.
+    X, y = load_wine(return_X_y=True)
+    kw = dict(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
+    ours, twin = MLPClassifierScratch(**kw), MLPClassifier(**kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for est in (ours, twin):
+            if fitted_by == "fit":
+                est.fit(X, y)
+            else:
+                est.partial_fit(X, y, classes=[0, 1, 2])
+    coefs = [c.copy() for c in ours.coefs_]
+    messages = []
+    for est in (ours, twin):
+        with pytest.raises(ValueError, match="is not the same as on last call") as exc:
+            est.partial_fit(X, np.minimum(y, 1), classes=[0, 1])
+        messages.append(str(exc.value))
+    assert messages[0] == messages[1]
+    for a, b in zip(ours.coefs_, coefs):
+        np.testing.assert_array_equal(a, b)
+    ours.partial_fit(X, y, classes=[2, 0, 1])
+    ours.partial_fit(X, y)
 
 
 def test_partial_fit_after_another_solver():
