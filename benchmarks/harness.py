@@ -63,6 +63,9 @@ class Case:
     full_only : bool
         Run only with ``--full`` (a case too long for the default time budget);
         the default report lists it as not run.
+    max_repeats : int or None
+        At most this many repeats outside ``--full`` (a case whose every fit
+        takes tens of seconds), whatever the run's policy; None: the policy's.
     """
 
     name: str
@@ -74,6 +77,7 @@ class Case:
     units: int = 1
     single_thread: bool = False
     full_only: bool = False
+    max_repeats: int | None = None
 
 
 @dataclass(frozen=True)
@@ -420,6 +424,10 @@ def run_case(suite, case, repeats):
     log(f"[{suite.name}] {case.name}: train {shape[0]} x {shape[2]}, test {shape[1]}")
     label = f"[{suite.name}] {case.name}"
     repeats = Repeats.coerce(repeats)
+    if case.max_repeats is not None and repeats.budget is not None:
+        # Only bounded runs are capped: --full (no budget) times every case fully.
+        repeats = replace(repeats, minimum=min(repeats.minimum, case.max_repeats),
+                          maximum=min(repeats.maximum, case.max_repeats))
     if case.single_thread and repeats.budget is not None:
         # The case's budget is shared by its two timings.
         repeats = replace(repeats, budget=repeats.budget / 2)

@@ -60,6 +60,8 @@ def _format_value(value):
 
 def ratio_cell(timing):
     """The median per-repeat ratio and, in brackets, the lowest and highest."""
+    if timing.repeats == 1:
+        return f"{timing.ratio:.2f} (one repeat)"
     low, high = timing.ratio_range
     return f"{timing.ratio:.2f} [{low:.2f}, {high:.2f}]"
 
