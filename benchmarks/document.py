@@ -75,7 +75,9 @@ def _method(options):
         "median of these per-repeat ratios and, in brackets, the lowest and the highest. "
         "Min and max rather than quartiles because a case has "
         f"{min(2, options.repeats.minimum)} to {options.repeats.maximum} repeats: quartiles "
-        "of three numbers are the numbers themselves, and the range hides nothing. The "
+        "of three numbers are the numbers themselves, and the range hides nothing (a case "
+        "whose fits take tens of seconds may be capped at one repeat outside `--full`: its "
+        "suite's notes say so and its ratio is marked *one repeat*). The "
         "per-repeat ratio rather than a ratio of two medians because a slow spell of the "
         "machine then slows both sides of a ratio together instead of widening it. Read "
         "the ratios, not the absolute times.",
@@ -92,6 +94,12 @@ def _method(options):
         "includes the benchmark's own threads, so it is not the verdict). A case or suite "
         f"during which others used more than {BUSY_LOAD} cores, or a run that started at a "
         f"load average above {BUSY_LOAD}, is marked **busy**.",
+        "",
+        "**Memory.** *peak MB* is what each side's warm-up fit added to the process's "
+        "resident memory at its peak, above the data it was given (Linux's high-water mark "
+        "`VmHWM`, reset through `/proc/self/clear_refs` before the fit, minus the resident "
+        "size at that moment; `-` where the system cannot reset it). Pages are counted when "
+        "touched, so a temporary array counts in full; a few MB are allocator noise.",
         "",
         "Accuracy is reported beside speed, because a faster wrong answer is not a result.",
     ]

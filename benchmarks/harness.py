@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 from sklearn.exceptions import ConvergenceWarning
 
-from .machine import Meter
+from .machine import Meter, PeakMemory
 
 # A timed batch shorter than this is dominated by timer resolution and
 # scheduler noise, so small problems are fitted several times per batch.
@@ -176,7 +176,8 @@ class Timing:
     state; :attr:`ratio` is their median and :attr:`ratio_range` their range.
     ``stopped`` says why the repeats stopped (see :class:`Repeats`) and
     ``threads`` under which thread limit they ran (``None``: the libraries'
-    defaults).
+    defaults). ``peak_memory`` is the bytes each side's warm-up fit added to
+    the process at its peak, ``(ours, theirs)`` (None where not measurable).
     """
 
     ours: list
@@ -186,6 +187,7 @@ class Timing:
     fitted_theirs: Any
     stopped: str = "maximum"
     threads: int | None = None
+    peak_memory: tuple = (None, None)
 
     @property
     def ours_median(self):
@@ -306,12 +308,20 @@ def parameter_dtype(fitted):
     return str(getattr(weights, "dtype", "-"))
 
 
-def _fit_once(make, X, y):
-    """Fit one fresh estimator and return it with its wall time."""
+def _fit_once(make, X, y, memory=None):
+    """Fit one fresh estimator and return it with its wall time.
+
+    ``memory``: a list to which the bytes the fit added at its peak are
+    appended (:class:`~benchmarks.machine.PeakMemory`, read outside the clock).
+    """
     estimator = make()
+    peak = PeakMemory() if memory is not None else None
     start = time.perf_counter()
     estimator.fit(X, y)
-    return estimator, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if peak is not None:
+        memory.append(peak.stop())
+    return estimator, seconds
 
 
 def _time_batch(make, X, y, loops):
@@ -365,8 +375,11 @@ def time_alternating(make_ours, make_theirs, X, y, repeats, label="", threads=No
     """
     policy = Repeats.coerce(repeats)
     start = time.perf_counter()
-    fitted_ours, warm_ours = _fit_once(make_ours, X, y)
-    fitted_theirs, warm_theirs = _fit_once(make_theirs, X, y)
+    peaks = []  # the memory each warm-up fit added at its peak
+    gc.collect()
+    fitted_ours, warm_ours = _fit_once(make_ours, X, y, peaks)
+    gc.collect()
+    fitted_theirs, warm_theirs = _fit_once(make_theirs, X, y, peaks)
     loops = loops_for(max(warm_ours, warm_theirs))
     sides = {"ours": make_ours, "theirs": make_theirs}
     times = {"ours": [], "theirs": []}
@@ -400,7 +413,7 @@ def time_alternating(make_ours, make_theirs, X, y, repeats, label="", threads=No
         f"ratio {statistics.median(ratios):.2f} "
         f"[{min(ratios):.2f}, {max(ratios):.2f}]")
     return Timing(times["ours"], times["theirs"], loops, fitted["ours"], fitted["theirs"],
-                  stopped=stopped, threads=threads)
+                  stopped=stopped, threads=threads, peak_memory=tuple(peaks))
 
 
 def _one_thread():

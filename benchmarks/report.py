@@ -66,6 +66,17 @@ def ratio_cell(timing):
     return f"{timing.ratio:.2f} [{low:.2f}, {high:.2f}]"
 
 
+def _megabytes(value):
+    return "-" if value is None else f"{value / 2**20:.3g}"
+
+
+def _peak_cell(peaks):
+    """Each side's peak memory above the data, in MiB (:class:`~benchmarks.machine.PeakMemory`)."""
+    if not peaks or all(value is None for value in peaks):
+        return "-"
+    return " / ".join(map(_megabytes, peaks))
+
+
 def _dtype_cell(dtypes):
     ours, theirs = dtypes
     return ours if ours == theirs else f"{ours} / {theirs}"
@@ -88,8 +99,9 @@ def case_table(suite, results):
     Columns: shape, the dtype both sides were fitted in (``ours / theirs``
     when they differ), each side's median time per fit (or per epoch), the
     median per-repeat ratio with its range, any of the suite's
-    ``timing_columns``, the same with one thread when measured, and the
-    number of repeats (default threads / one thread).
+    ``timing_columns``, the same with one thread when measured, each side's
+    peak memory above the data in its warm-up fit, and the number of repeats
+    (default threads / one thread).
     """
     per = _per(suite)
     single = any(result.single is not None for result in results)
@@ -98,7 +110,7 @@ def case_table(suite, results):
     if single:
         headers += [f"skscratch{per}, 1 thread", f"sklearn{per}, 1 thread",
                     "ratio, 1 thread [min, max]"]
-    headers.append("repeats")
+    headers += ["peak MB skscratch / sklearn", "repeats"]
     rows = []
     for result in results:
         timing, units = result.timing, result.case.units
@@ -120,7 +132,7 @@ def case_table(suite, results):
                 ratio_cell(one),
             ]
             repeats += "" if one is None else f" / {one.repeats}"
-        rows.append(row + [repeats])
+        rows.append(row + [_peak_cell(timing.peak_memory), repeats])
     numeric = {index for index, name in enumerate(headers)
                if name not in ("case", "dtype", *suite.timing_columns)}
     return Table(headers, rows, numeric)
