@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: test bench bench-quick docs clean
+.PHONY: test bench bench-quick bench-full docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +18,17 @@ $(PY):
 test: .stamp-test
 	$(PY) -m pytest
 
+# The default run is bounded (adaptive repeats, time budgets; under 15 minutes
+# on an idle 2-core machine); --quick is a representative report in about 3
+# minutes; --full runs every sweep point and every case, with no time budget.
 bench: .stamp-bench
 	$(PY) -m benchmarks $(ARGS)
 
 bench-quick: .stamp-bench
 	$(PY) -m benchmarks --quick $(ARGS)
+
+bench-full: .stamp-bench
+	$(PY) -m benchmarks --full $(ARGS)
 
 # Then the build from a checkout path containing "skscratch", and the check
 # that the HTML loads nothing (MathJax included) from the network.

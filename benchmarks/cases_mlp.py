@@ -1,13 +1,19 @@
-"""Neural network: ``MLPClassifierScratch`` against ``MLPClassifier``.
+"""Neural network: ``MLPClassifierScratch`` against ``MLPClassifier``, three suites.
 
-Two kinds of rows. The *epoch* rows time a fixed number of epochs of Adam
-(batches of 200, one hidden layer of 100 relu units) on a 200 000-row,
-5-class problem, once with float64 input and once with float32 input for
-skscratch (scikit-learn always in float64): with the same ``random_state``
-both start from the same weights and visit the same batches, so the ratio
-of fit times is the ratio of epoch times at equal accuracy. The *accuracy*
-rows fit both at scikit-learn's defaults (or the article's network) until
-their stopping rule, on the shipped data sets and the article's synthetic set.
+- ``mlp``, the *per-epoch* table: a fixed number of epochs of Adam (batches of
+  200, one hidden layer of 100 relu units) on a 200 000-row, 5-class problem,
+  with both sides in float64 and with both sides in float32 (scikit-learn
+  trains in float32 when given float32). With the same ``random_state`` both
+  start from the same weights and visit the same batches, so the ratio of fit
+  times is the ratio of epoch times at equal accuracy.
+- ``mlp-sparse``: the same on a hashed bag of words of the synthetic text
+  corpus (16000 training documents, 5 classes, ``2**14`` and, with ``--full``,
+  ``2**18`` hashed columns), float64 CSR on both sides.
+- ``mlp-small``, the *small-fit* table: both at scikit-learn's defaults (or the
+  article's network) until their stopping rule, on the shipped data sets and
+  the article's synthetic set, comparing test accuracy.
+
+The per-epoch and small-fit rows are also timed with one thread.
 """
 
 import numpy as np
@@ -19,42 +25,36 @@ from skscratch import MLPClassifierScratch
 
 from .data import RANDOM_STATE, shipped, synthetic, synthetic_description, synthetic_size
 from .harness import Case, Quiet, Suite
+from .text import text_data, text_description
 
-EPOCHS = 5
-SPEED = dict(solver="adam", batch_size=200, hidden_layer_sizes=(100,), max_iter=EPOCHS,
-             random_state=RANDOM_STATE)
+EPOCHS = 2
+SPARSE_EPOCHS = 1
+SPEED = dict(solver="adam", batch_size=200, hidden_layer_sizes=(100,), random_state=RANDOM_STATE)
+# Widths of the hashed bag of words. 2**18 columns make 26 million first-layer
+# weights that Adam updates at every batch (the L2 term makes every gradient
+# entry non-zero): its moments and step alone stream about 2.5 GB per batch,
+# 0.56 s on this project's 2-core machine, so an epoch of 80 batches takes a
+# minute or more per side. That row runs one epoch, no one-thread timing, and
+# only with --full (two repeats would take 4 to 5 minutes of the default
+# run's 15); quick runs have the 2**14 row only.
+HASHED, QUICK_HASHED = (2**14, 2**18), (2**14,)
+WIDE = 2**18
 # The series' data set and network (Part 3).
 ARTICLE_DATA = dict(n_samples=5000, n_features=20, n_informative=15, n_redundant=3,
                     n_repeated=0, n_classes=2, flip_y=0.05, class_sep=1.0, random_state=42)
 ARTICLE_NET = dict(hidden_layer_sizes=(8, 3), activation="logistic")
 
 
-class Float32(Quiet):
-    """:class:`~benchmarks.harness.Quiet`, fitting and scoring on a float32 copy of X.
-
-    The copy is made once per input array (in the untimed warm-up fit) and
-    reused, so the timed fits measure training, not the cast.
-    """
-
-    _copies = {}
-
-    def _input(self, X):
-        held = self._copies.get(id(X))
-        if held is None or held[0] is not X:
-            held = self._copies[id(X)] = (X, X.astype(np.float32))
-        return held[1]
-
-    @classmethod
-    def release(cls):
-        cls._copies.clear()
+def as_float32(split):
+    """A train/test split with both feature matrices cast to float32 (outside the clock)."""
+    X_train, X_test, y_train, y_test = split
+    return X_train.astype(np.float32), X_test.astype(np.float32), y_train, y_test
 
 
 def compare(ours, theirs):
-    """Final training loss, epochs and dtype of each fit."""
-    Float32.release()
+    """Final training loss, epochs and convergence of each fit."""
     a, b = ours.estimator, theirs.estimator
     return {
-        "skscratch dtype": str(a.coefs_[0].dtype),
         "skscratch loss_": float(a.loss_),
         "sklearn loss_": float(b.loss_),
         "skscratch n_iter": int(a.n_iter_),
@@ -64,28 +64,65 @@ def compare(ours, theirs):
     }
 
 
+def _epochs_case(name, description, load, epochs, **flags):
+    """A per-epoch row: both sides run ``epochs`` epochs of Adam from the same start."""
+    params = dict(SPEED, max_iter=epochs)
+    return Case(
+        name=name,
+        description=(f"{description}; Adam, `batch_size=200`, `hidden_layer_sizes=(100,)`, "
+                     f"`max_iter={epochs}`, `random_state={RANDOM_STATE}`, both sides"),
+        load=load,
+        make_ours=lambda: Quiet(MLPClassifierScratch(**params)),
+        make_theirs=lambda: Quiet(MLPClassifier(**params)),
+        compare=compare,
+        units=epochs,
+        single_thread=flags.pop("single_thread", True),
+        **flags,
+    )
+
+
+def epoch_cases(quick):
+    """Dense epochs, float64 on both sides and float32 on both sides."""
+    n = synthetic_size(quick)
+    data = synthetic_description(n)
+    return [
+        _epochs_case(
+            name=f"{n}x100, {dtype}",
+            description=f"{data}; {dtype} input to both sides",
+            load=(lambda n=n: as_float32(synthetic(n))) if dtype == "float32"
+            else (lambda n=n: synthetic(n)),
+            epochs=EPOCHS,
+        )
+        for dtype in ("float64", "float32")
+    ]
+
+
+def sparse_cases(quick):
+    """Epochs on the hashed bag of words, at each width."""
+    return [
+        _epochs_case(
+            name=f"hashed 2^{n_features.bit_length() - 1}",  # "**" would end bold Markdown
+            description=text_description("hashing", n_features, quick),
+            load=lambda n_features=n_features: text_data("hashing", n_features, quick),
+            epochs=SPARSE_EPOCHS,
+            # Sparse products run on one thread in scipy, and Adam's update is
+            # elementwise: the one-thread timing of the wide row would repeat
+            # its long epochs for little news.
+            single_thread=n_features < WIDE,
+            full_only=n_features >= WIDE,
+        )
+        for n_features in (QUICK_HASHED if quick else HASHED)
+    ]
+
+
 def article():
     """The series' synthetic set, 80/20 as in the article."""
     X, y = make_classification(**ARTICLE_DATA)
     return train_test_split(X, y, test_size=0.2, random_state=RANDOM_STATE)
 
 
-def cases(quick):
-    n = synthetic_size(quick)
-    data = synthetic_description(n)
-    found = []
-    for float32 in (False, True):
-        found.append(Case(
-            name=f"{EPOCHS} epochs, {n}x100, {'float32' if float32 else 'float64'}",
-            description=(f"{data}; Adam, `batch_size=200`, `hidden_layer_sizes=(100,)`, "
-                         f"`max_iter={EPOCHS}`, `random_state={RANDOM_STATE}`; skscratch "
-                         f"fitted on {'float32' if float32 else 'float64'} input, "
-                         f"scikit-learn on float64"),
-            load=lambda n=n: synthetic(n),
-            make_ours=lambda f=float32: (Float32 if f else Quiet)(MLPClassifierScratch(**SPEED)),
-            make_theirs=lambda: Quiet(MLPClassifier(**SPEED)),
-            compare=compare,
-        ))
+def small_cases(quick):
+    """Both at their defaults (or the article's network) to their stopping rule."""
     accuracy = [
         ("digits", lambda: shipped(load_digits, False, 0.2), {},
          "`load_digits`, 20% held out (stratified), raw pixels"),
@@ -98,6 +135,7 @@ def cases(quick):
          "n_redundant=3, flip_y=0.05, random_state=42)`, 80/20; "
          "`hidden_layer_sizes=(8, 3), activation='logistic'`"),
     ]
+    found = []
     for name, load, net, description in accuracy:
         params = dict(random_state=RANDOM_STATE, **net)
         found.append(Case(
@@ -107,25 +145,64 @@ def cases(quick):
             make_ours=lambda p=params: Quiet(MLPClassifierScratch(**p)),
             make_theirs=lambda p=params: Quiet(MLPClassifier(**p)),
             compare=compare,
+            single_thread=True,
         ))
     return found
 
 
+_EPOCH_NOTE = (
+    "Times are per epoch: the fit time of a fixed number of epochs divided by that number "
+    "(one-off setup, such as drawing the initial weights, is shared out over the epochs). "
+    "Both sides start from the same initial weights and visit the same batches (the same "
+    "`random_state` gives both the same Glorot draws and the same shuffling), so the time "
+    "ratio is the ratio of epoch times at equal accuracy; the test accuracies and final "
+    "losses show it. *converged* is `no` when the fit ended at `max_iter` with a "
+    "`ConvergenceWarning`, as expected here."
+)
+
 SUITE = Suite(
     name="mlp",
-    title="Neural network",
+    title="Neural network, time per epoch",
     ours_label="skscratch.MLPClassifierScratch",
     theirs_label="sklearn.neural_network.MLPClassifier",
     score_name="test accuracy",
-    cases=cases,
+    cases=epoch_cases,
+    unit="epoch",
     notes=(
-        f"The first two rows time {EPOCHS} epochs of Adam from the same initial weights over "
-        "the same batches (the same `random_state` gives both the same Glorot draws and the "
-        "same shuffling), so their time ratio is the ratio of epoch times at equal "
-        "accuracy; the acceptance targets are at most 0.6 in float64 and at most 0.4 with "
-        "skscratch in float32 (scikit-learn stays in float64). *converged* is `no` when the "
-        "fit ended at `max_iter` with a `ConvergenceWarning` (expected for those two rows). "
-        "The other rows fit both estimators to their own stopping rule with scikit-learn's "
-        "defaults, or the article's network, and compare test accuracy."
+        f"{_EPOCH_NOTE} The *dtype* column is the dtype of both sides' input and weights: "
+        "scikit-learn, like skscratch, trains in float32 when given float32. The acceptance "
+        "targets are at most 0.6 in float64 and at most 0.4 in float32."
+    ),
+)
+
+SPARSE_SUITE = Suite(
+    name="mlp-sparse",
+    title="Neural network on sparse input, time per epoch",
+    ours_label="skscratch.MLPClassifierScratch",
+    theirs_label="sklearn.neural_network.MLPClassifier",
+    score_name="test accuracy",
+    cases=sparse_cases,
+    unit="epoch",
+    notes=(
+        f"{_EPOCH_NOTE} A hashed bag of words: each row has about a hundred non-zero "
+        "columns, so the first layer's forward product is cheap and the work of an epoch is "
+        "in its gradient and in Adam's update of every first-layer weight at every batch "
+        "(`n_features` x 100 of them). The `2**18` row runs one epoch with no one-thread "
+        "timing, and only with `--full`: its epochs take a minute or more per side."
+    ),
+)
+
+SMALL_SUITE = Suite(
+    name="mlp-small",
+    title="Neural network, small fits",
+    ours_label="skscratch.MLPClassifierScratch",
+    theirs_label="sklearn.neural_network.MLPClassifier",
+    score_name="test accuracy",
+    cases=small_cases,
+    notes=(
+        "Both estimators fit to their own stopping rule with scikit-learn's defaults, or the "
+        "article's network, from the same `random_state`, and their test accuracy is "
+        "compared. *converged* is `no` when the fit ended at `max_iter` (200 epochs) with a "
+        "`ConvergenceWarning`."
     ),
 )

@@ -16,7 +16,12 @@ SUITES = {
     "ols-positive": "benchmarks.cases_linear_offpath:POSITIVE_SUITE",
     "logistic": "benchmarks.cases_logistic",
     "logistic-matched": "benchmarks.cases_logistic:MATCHED_SUITE",
+    "logistic-text": "benchmarks.cases_logistic_wide:TEXT_SUITE",
+    "logistic-wide": "benchmarks.cases_logistic_wide:WIDE_SUITE",
+    "logistic-wide-matched": "benchmarks.cases_logistic_wide:WIDE_MATCHED_SUITE",
     "mlp": "benchmarks.cases_mlp",
+    "mlp-sparse": "benchmarks.cases_mlp:SPARSE_SUITE",
+    "mlp-small": "benchmarks.cases_mlp:SMALL_SUITE",
 }
 
 
