@@ -303,6 +303,39 @@ def _spd_solve(H, r):
     return r / scale  # pragma: no cover - H is not even nearly semi-definite
 
 
+class VectorLogits:
+    """The logit-space operations of :func:`subspace_descent`, on numpy vectors.
+
+    The engine never does arithmetic on logit vectors itself (``n k``
+    entries: the data's size, where everything else is the parameters'
+    ``p k``): it asks the problem, whose numpy version is this mixin, and a
+    problem that keeps its logits elsewhere (distributed in row blocks, see
+    :mod:`skscratch._dask`) overrides these five methods. Images of the
+    search directions ``U`` are held in a store made by :meth:`new_images`,
+    ``U[j] = v`` sets one.
+    """
+
+    def new_images(self, q):
+        """A store for ``q`` logit vectors (the images of the directions)."""
+        return np.zeros((q, self.image_size))
+
+    def select_images(self, U, idx):
+        """The images ``idx`` of the store, as a ``U`` for the methods below."""
+        return U[idx]
+
+    def combine(self, c, U, z=None):
+        """``z + c U`` (``c U`` without ``z``): a move in the logits."""
+        return c @ U if z is None else z + c @ U
+
+    def project(self, U, gz):
+        """``U gz`` (q,): the slopes along the directions."""
+        return U @ gz
+
+    def subspace_model(self, gz, U):
+        """``(U gz, U (d^2 phi / dz^2) U^T)``: the objective's slope and curvature on the span."""
+        return U @ gz, self.outer_hessian(gz, U)
+
+
 def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam):
     """One safeguarded Newton step on the coefficients ``c`` of the subspace.
 
@@ -323,8 +356,9 @@ def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam):
     keeps working where differences of objective values are lost to
     rounding, without letting rounding noise walk the iterate uphill.
     """
-    grad = U @ gz + lam * Dt
-    H = problem.outer_hessian(gz, U) + lam * DD
+    grad, H = problem.subspace_model(gz, U)
+    grad = grad + lam * Dt
+    H = H + lam * DD
     step = -_spd_solve(H, grad)
     slope = float(grad @ step)
     if not slope < 0.0:  # rounding spoiled the Newton step: the steepest descent's
@@ -339,7 +373,7 @@ def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam):
     t = 1.0
     while t > 1e-10:
         c = t * step
-        z_t = z + c @ U
+        z_t = problem.combine(c, U, z)
         f_t, gz_t = problem.outer(z_t)
         # lam/2 ||theta + c D||^2 = lam/2 (theta_pen + 2 c.Dt + c DD c)
         f_t += 0.5 * lam * (theta_pen + 2.0 * float(c @ Dt) + float(c @ DD @ c))
@@ -349,7 +383,7 @@ def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam):
             # At the rounding floor: still downhill by the slope, and no
             # measurable increase of the objective (a few ulps).
             if (f_t <= f + 4.0 * _EPS * abs(f)
-                    and float((U @ gz_t + lam * (Dt + DD @ c)) @ step) <= 0.0):
+                    and float((problem.project(U, gz_t) + lam * (Dt + DD @ c)) @ step) <= 0.0):
                 return c, f_t, gz_t, z_t
         t *= 0.5
     return None
@@ -369,13 +403,14 @@ class _Subspace:
     the Gram matrix drifts away from positive semi-definite).
     """
 
-    def __init__(self, memory, size, image_size, mask):
+    def __init__(self, memory, size, problem):
         q = memory + 1
+        self.problem = problem
         self.D = np.zeros((q, size))
-        self.U = np.zeros((q, image_size))
+        self.U = problem.new_images(q)  # U[j]: the image of D[j], kept by the problem
         self.DD = np.zeros((q, q))
         self.Dt = np.zeros(q)
-        self.mask = mask
+        self.mask = problem.mask
         self.active = np.zeros(q, dtype=bool)
         self.slot = 0  # where the next gradient direction goes (the oldest step)
         self.capacity = q
@@ -402,17 +437,20 @@ class _Subspace:
         """
         idx = np.flatnonzero(self.active)
         s = c_active @ self.D[idx]
-        Us = c_active @ self.U[idx]
+        Us = self.problem.combine(c_active, self._images(idx))
         row = self._set(self.slot, s, Us, theta)
         self.Dt += row  # theta <- theta + s: D[i] . theta grows by D[i] . s
         self.slot = (self.slot + 1) % self.capacity
         return s
 
+    def _images(self, idx):
+        return self.U if idx.shape[0] == self.capacity else self.problem.select_images(self.U, idx)
+
     def view(self):
         idx = np.flatnonzero(self.active)
         if idx.shape[0] == self.capacity:
             return self.U, self.DD, self.Dt
-        return self.U[idx], self.DD[np.ix_(idx, idx)], self.Dt[idx]
+        return self._images(idx), self.DD[np.ix_(idx, idx)], self.Dt[idx]
 
 
 def subspace_descent(problem, theta, *, max_iter, tol, memory=8, state=None, verbose=False,
@@ -441,7 +479,10 @@ def subspace_descent(problem, theta, *, max_iter, tol, memory=8, state=None, ver
     (the gradient of ``phi(A theta)`` plus the ridge's), ``precondition(g)``,
     the ridge ``lam2`` and its ``mask``, and ``refresh(z)`` (rebuild the
     metric, at the iterations in ``refresh_at``; old steps stay valid, they
-    are moves in ``theta``).
+    are moves in ``theta``). Arithmetic on logit vectors (combinations
+    ``z + c U``, projections ``U g``) also goes through the problem
+    (:class:`VectorLogits`, which numpy problems inherit), so that a problem
+    may keep its logits where its data is.
 
     Stops when ``g^T M^{-1} g <= tol |F|``; warns with a ``ConvergenceWarning``
     when ``max_iter`` runs out or when no combination lowers ``F`` first.
@@ -462,7 +503,7 @@ def subspace_descent(problem, theta, *, max_iter, tol, memory=8, state=None, ver
     f += _penalty(lam, mask, theta)
     check_finite(f)
     g = problem.pullback_theta(gz, theta)
-    space = _Subspace(memory, theta.shape[0], z.shape[0], mask)
+    space = _Subspace(memory, theta.shape[0], problem)
     refresh_at = set(refresh_at)
     outcome = "max_iter"
     gd = np.inf

@@ -56,6 +56,7 @@ classified samples, whose true curvature is far below ``c``.
 import numpy as np
 import scipy.sparse as sp
 
+from ._fullbatch import VectorLogits
 from ._linalg import SingularMatrixError, cholesky, solve_triangular
 from ._losses import binary_loss_grad, sigmoid, softmax, softmax_cross_entropy_labels
 from ._prox import soft_threshold
@@ -90,7 +91,61 @@ def max_abs(X):
     return max(float(np.max(np.abs(block))) for _, block in row_blocks(X))
 
 
-class LinearLogit:
+def logit_curvature(Z, multinomial):
+    """Per-sample curvature of logits ``Z`` (n, k): ``sigma'(z)``, or ``max_j p_j (1 - p_j)``."""
+    if multinomial:
+        P = softmax(Z)
+        return np.max(P * (1.0 - P), axis=1)
+    return sigmoid(Z[:, 0]) * sigmoid(-Z[:, 0])
+
+
+def subspace_hessian(gz, U, w, labels, k):
+    """``U (d^2 mean / dz^2) U^T`` (q, q) for flat class-major ``gz`` and directions ``U`` (q, n k).
+
+    ``w`` (n,) are the weights ``s_i / S``, ``labels`` the 0/1 targets
+    (``k = 1``, a sigmoid) or the class indices (a softmax over ``k``
+    classes). The curvature is read off the gradient, with no exponential:
+    for the sigmoid ``g_i = w_i (sigma_i - y_i)``, so ``w_i sigma'_i =
+    w_i sigma_i (1 - sigma_i) = (g_i + w_i y_i)(w_i (1 - y_i) - g_i) / w_i``,
+    each factor a quantity the loss computed without cancellation. For the
+    softmax ``g_ic = w_i (p_ic - [c = y_i])``, so ``w_i p_ic = g_ic +
+    w_i [c = y_i]``, and the Hessian of a sample in its logits is
+    ``diag(p) - p p^T``::
+
+        H = sum_i w_i [sum_c p_ic U_ic U_ic^T - (sum_c p_ic U_ic)(sum_c p_ic U_ic)^T]
+
+    Products of thin matrices: O(n k q^2). A sum over samples, so the
+    Hessian of row blocks is the sum of the blocks' (:mod:`skscratch._dask`).
+    """
+    n = w.shape[0]
+    safe_w = np.where(w > 0, w, 1.0)
+    if k == 1:
+        h = (gz + w * labels) * (w * (1.0 - labels) - gz) / safe_w  # w sigma (1 - sigma)
+        return (U * h) @ U.T
+    q = U.shape[0]
+    wP = gz.reshape(k, n).copy()
+    wP[labels, np.arange(n)] += w  # w_i p_ic
+    U3 = U.reshape(q, k, n)
+    T = U3 * wP  # w_i p_ic U_ic
+    H = T.reshape(q, -1) @ U.T
+    PU = T.sum(axis=1)  # w_i (p_i . U_i), shape (q, n)
+    H -= (PU / safe_w) @ PU.T
+    return H
+
+
+def centred_squares(block, weights, scale, mu_s):
+    """``sum_i v_i ((x_ij / scale_j) - mu_s_j)^2`` per column, for a dense block of rows."""
+    B = (np.asarray(block, dtype=np.float64) / scale) - mu_s
+    return weights @ (B * B)
+
+
+def centred_gram(block, weights, scale, mu_s):
+    """``Bs^T diag(v) Bs`` (p, p) for a dense block, ``Bs = block / scale - mu_s``."""
+    B = (np.asarray(block, dtype=np.float64) / scale) - mu_s
+    return (B * weights[:, None]).T @ B
+
+
+class LinearLogit(VectorLogits):
     """The logistic objective on ``(X, y)`` and the data products the optimizers need.
 
     Parameters
@@ -134,6 +189,7 @@ class LinearLogit:
         self.fit_intercept = fit_intercept
         self.mu = self.pullback(self.w[:, None])[:, 0] if fit_intercept else np.zeros(self.p)
         self.size = self.p * self.k + self.k
+        self.image_size = self.n * self.k  # a flat logit vector
         self.mask = np.zeros(self.size)  # 1 on the penalized entries (W), 0 on b
         self.mask[:self.p * self.k] = 1.0
         self.bound = 0.5 if self.multinomial else 0.25
@@ -205,42 +261,15 @@ class LinearLogit:
 
     def curvature(self, z):
         """Per-sample curvature ``sigma'(z)`` (sigmoid), ``max_j p_j (1 - p_j)`` (softmax)."""
-        Z = self.logits(z)
-        if self.multinomial:
-            P = softmax(Z)
-            return np.max(P * (1.0 - P), axis=1)
-        return sigmoid(Z[:, 0]) * sigmoid(-Z[:, 0])
+        return logit_curvature(self.logits(z), self.multinomial)
 
     def outer_hessian(self, gz, U):
         """``U (d^2 mean / dz^2) U^T`` (q, q) for directions ``U`` (q, n k), from the gradient ``gz``.
 
-        The curvature is read off the gradient, with no exponential: for the
-        sigmoid ``g_i = w_i (sigma_i - y_i)``, so ``w_i sigma'_i =
-        w_i sigma_i (1 - sigma_i) = (g_i + w_i y_i)(w_i (1 - y_i) - g_i) / w_i``,
-        each factor a quantity the loss computed without cancellation. For the
-        softmax ``g_ic = w_i (p_ic - [c = y_i])``, so ``w_i p_ic = g_ic +
-        w_i [c = y_i]``, and the Hessian of a sample in its logits is
-        ``diag(p) - p p^T``::
-
-            H = sum_i w_i [sum_c p_ic U_ic U_ic^T - (sum_c p_ic U_ic)(sum_c p_ic U_ic)^T]
-
-        Products of thin matrices: O(n k q^2).
+        See :func:`subspace_hessian`: O(n k q^2), no exponential.
         """
-        w = self.w
-        safe_w = np.where(w > 0, w, 1.0)
-        if not self.multinomial:
-            y = self.targets[:, 0]
-            h = (gz + w * y) * (w * (1.0 - y) - gz) / safe_w  # w sigma (1 - sigma)
-            return (U * h) @ U.T
-        q = U.shape[0]
-        wP = gz.reshape(self.k, self.n).copy()
-        wP[self.y, np.arange(self.n)] += w  # w_i p_ic
-        U3 = U.reshape(q, self.k, self.n)
-        T = U3 * wP  # w_i p_ic U_ic
-        H = T.reshape(q, -1) @ U.T
-        PU = T.sum(axis=1)  # w_i (p_i . U_i), shape (q, n)
-        H -= (PU / safe_w) @ PU.T
-        return H
+        labels = self.y if self.multinomial else self.targets[:, 0]
+        return subspace_hessian(gz, U, self.w, labels, self.k)
 
     # -- gradient, metric, proximal step ----------------------------------------
 
@@ -371,8 +400,7 @@ class LinearLogit:
             return np.maximum(out, 0.0)
         out = np.zeros(self.p)
         for start, block in row_blocks(self.X):
-            B = (np.asarray(block, dtype=np.float64) / scale) - mu_s
-            out += weights[start:start + B.shape[0]] @ (B * B)
+            out += centred_squares(block, weights[start:start + block.shape[0]], scale, mu_s)
         return out
 
     def scaled_gram(self, weights, scale):
@@ -389,8 +417,7 @@ class LinearLogit:
             return A
         A = np.zeros((self.p, self.p))
         for start, block in row_blocks(self.X):
-            B = (np.asarray(block, dtype=np.float64) / scale) - mu_s
-            A += (B * weights[start:start + B.shape[0], None]).T @ B
+            A += centred_gram(block, weights[start:start + block.shape[0]], scale, mu_s)
         return A
 
 

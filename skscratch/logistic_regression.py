@@ -18,6 +18,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from . import _dask
 from ._base import (
     batch_size, check_finite_params, class_sample_weight, partial_fit_classes,
     restore_on_failure,
@@ -54,7 +55,7 @@ def _stochastic(est):
     return True
 
 
-class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
+class LogisticRegressionGD(_dask.DaskScoreMixin, ClassifierMixin, BaseEstimator):
     """Logistic regression fitted by gradient descent, binary and multinomial, at any width.
 
     Minimizes scikit-learn's objective
@@ -310,6 +311,8 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        if _dask.is_dask(X, y, sample_weight):
+            return _dask.fit_logistic(self, X, y, sample_weight, _REFRESH_AT)
         X, y, sample_weight = self._validate_xy(X, y, sample_weight, reset=True)
         classes = np.unique(y)
         if classes.shape[0] < 2:
@@ -421,6 +424,8 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         model by comparable amounts.
         """
         first = not hasattr(self, "coef_")
+        if _dask.is_dask(X, y, sample_weight):  # each row block in turn
+            return _dask.partial_fit_blocks(self, X, y, first, sample_weight, classes=classes)
         if first:
             self._validate_params()
         classes = partial_fit_classes(self, classes, first)
@@ -495,6 +500,8 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
             returned 1-D; one per class otherwise.
         """
         check_is_fitted(self)
+        if _dask.is_dask(X):
+            return _dask.predict(self, X, "decision_function")  # lazy, block by block
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
                           reset=False)
         scores = _scores(X, self.coef_.T, self.intercept_)
@@ -513,6 +520,8 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             Predicted class labels.
         """
+        if _dask.is_dask(X):
+            return _dask.predict(self, X, "predict")
         return self._labels(self.decision_function(X))
 
     def predict_proba(self, X):
@@ -528,6 +537,8 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities, each row summing to 1.
         """
+        if _dask.is_dask(X):
+            return _dask.predict(self, X, "predict_proba")
         scores = self.decision_function(X)
         Z = scores[:, None] if scores.ndim == 1 else scores
         return predict_proba_from_logits(Z, multinomial=scores.ndim == 2)
@@ -553,6 +564,8 @@ class LogisticRegressionGD(ClassifierMixin, BaseEstimator):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities in the order of ``classes_``.
         """
+        if _dask.is_dask(X):
+            return _dask.predict(self, X, "predict_log_proba")
         scores = self.decision_function(X)
         if scores.ndim == 2:
             L = log_softmax(scores)
