@@ -145,3 +145,76 @@ def check_finite_params(*arrays, name="coefficients", advice="lower learning_rat
     """Refuse non-finite fitted parameters with a message that says what to do."""
     if not all(np.all(np.isfinite(a)) for a in arrays):
         raise ValueError(f"The fit produced non-finite {name}; {advice}.")
+
+
+# ---------------------------------------------------------------------------
+# scikit-learn's callback API (scikit-learn >= 1.9), and nothing before it
+# ---------------------------------------------------------------------------
+
+try:
+    from sklearn.callback import CallbackSupportMixin
+except ImportError:  # scikit-learn < 1.9: no callback API, nothing to support
+    class CallbackSupportMixin:
+        """Stand-in for scikit-learn's ``CallbackSupportMixin`` where it does not exist."""
+
+
+class FitTasks:
+    """The callback tasks of one fit: the fit itself, and one subtask per iteration or epoch.
+
+    scikit-learn's callbacks (``sklearn.callback``: ``ProgressBar``,
+    ``ScoringMonitor``, ...) see a fit as a tree of tasks, each opened by
+    ``on_fit_task_begin`` and closed by ``on_fit_task_end``. Here the root
+    task is the fit and its subtasks are the iterations (full-batch solvers)
+    or the epochs (mini-batch solvers), as scikit-learn's own L-BFGS bridge
+    in ``LogisticRegression`` lays them out: the next subtask begins when
+    the previous one ends, and the one left open when the solver returns is
+    closed empty. Each hook can get a ``fitted_estimator`` that predicts as
+    the model stands at that moment; it is built only if a callback asks for
+    it (``reconstruct`` is called lazily). A callback whose
+    ``on_fit_task_end`` returns True stops the training at that iteration,
+    which the protocol specifies.
+
+    With no callback set (or on scikit-learn < 1.9) every method is a no-op
+    costing one attribute test, so that small fits pay nothing.
+    """
+
+    def __init__(self, estimator, X, y, sample_weight, max_subtasks, task_name):
+        self.estimator = estimator
+        self.active = bool(getattr(estimator, "_skl_callbacks", None))
+        if not self.active:
+            return
+        self.kwargs = dict(X=X, y=y, metadata=(None if sample_weight is None
+                                                else {"sample_weight": sample_weight}))
+        self.task_name = task_name
+        self.root = estimator._init_callback_context(max_subtasks=max_subtasks + 1)
+        self.root.call_on_fit_task_begin(estimator=estimator, **self.kwargs)
+        self.current = None
+
+    def begin(self, reconstruct):
+        """Open the first subtask, at the starting point ``reconstruct()``."""
+        if self.active:
+            self._open(reconstruct)
+
+    def _open(self, reconstruct):
+        self.current = self.root.subcontext(task_name=self.task_name)
+        self.current.call_on_fit_task_begin(estimator=self.estimator,
+                                            reconstruction_attributes=reconstruct,
+                                            **self.kwargs)
+
+    def step(self, reconstruct):
+        """Close the current subtask at ``reconstruct()`` and open the next; True to stop."""
+        if not self.active:
+            return False
+        stop = self.current.call_on_fit_task_end(estimator=self.estimator,
+                                                 reconstruction_attributes=reconstruct,
+                                                 **self.kwargs)
+        self._open(reconstruct)
+        return bool(stop)
+
+    def end(self):
+        """Close the subtask left open (empty) and the fit's task (at the fitted model)."""
+        if not self.active:
+            return
+        self.current.call_on_fit_task_end(estimator=self.estimator)
+        self.root.call_on_fit_task_end(estimator=self.estimator, reconstruction_attributes={},
+                                       **self.kwargs)

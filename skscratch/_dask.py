@@ -41,7 +41,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names, _check_n_features, check_is_fitted
 
-from ._base import batch_size
+from ._base import FitTasks, batch_size
 from ._fullbatch import lbfgs, proximal_descent, subspace_descent
 from ._linalg import CentredFactor
 from ._linear_logit import (
@@ -681,9 +681,8 @@ class DaskLinearLogit(LinearLogit):
         scale[~(scale > 0)] = 1.0
         self._col_scale = scale
         self.size = self.p * self.k + self.k
-        self.image_size = self.n * self.k
-        self.mask = np.zeros(self.size)
-        self.mask[:self.p * self.k] = 1.0
+        self._mask = np.zeros(self.size)  # 1 on the penalized entries (W), 0 on b
+        self._mask[:self.p * self.k] = 1.0
         self.bound = 0.5 if self.multinomial else 0.25
         self.metric = None
         self._pending = (None, None)  # (gradient in the logits, its pullback under way)
@@ -727,7 +726,7 @@ class DaskLinearLogit(LinearLogit):
 
     # -- logit-space operations (VectorLogits), on the workers --------------
 
-    def new_images(self, q):
+    def new_images(self, q, image_size):
         return [None] * q
 
     def select_images(self, U, idx):
@@ -933,10 +932,16 @@ def fit_logistic(est, X, y, sample_weight, refresh_at):
     start = (est._dense_coef(), est.intercept_) if warm else None
     est.classes_ = classes
     stochastic = est.solver in ("sgd", "adam")
-    if est.metric == "cholesky" and est.l1_ratio > 0:
+    if est.metric in ("cholesky", "kernel") and est.l1_ratio > 0:
         raise ValueError(
-            "metric='cholesky' needs l1_ratio=0: the L1 penalty's proximal step "
+            f"metric={est.metric!r} needs l1_ratio=0: the L1 penalty's proximal step "
             "needs a diagonal metric. Use metric='auto' or 'diagonal'."
+        )
+    if est.metric == "kernel":
+        raise ValueError(
+            "metric='kernel' (the row space of the data) works on the n x n kernel matrix of "
+            "the rows, in memory; it is not available on Dask arrays. Use metric='auto' or "
+            "'diagonal', or fit on X.compute() if the rows fit in memory."
         )
     if est.early_stopping and not stochastic:
         raise ValueError("early_stopping=True needs solver='sgd' or 'adam'.")
@@ -948,7 +953,25 @@ def fit_logistic(est, X, y, sample_weight, refresh_at):
                               C=est.C, l1_ratio=est.l1_ratio, fit_intercept=est.fit_intercept)
     theta0 = problem.pack(*start) if warm else est._initial_theta(_Counts(problem, weighted))
     state = TrainingState()
-    kind = choose_metric(X, X.shape[1], est.l1_ratio, est.metric)
+    kind = choose_metric(X, X.shape[1], est.l1_ratio, est.C, est.metric)
+    # scikit-learn's callbacks, as in the in-memory fit: one subtask per
+    # iteration (gd) or epoch (sgd, adam); X is the Dask array.
+    tasks = FitTasks(est, X, y, sample_weight, est._max_iter(),
+                     "epoch" if stochastic else "iteration")
+
+    def attributes(original):
+        """The fitted attributes at a state, for the callbacks (built only if asked for)."""
+        def build():
+            W, b = original()
+            return {"coef_": np.ascontiguousarray(W.T, dtype=X.dtype),
+                    "intercept_": np.asarray(b, dtype=X.dtype)}
+        return build
+
+    if kind == "kernel":
+        # 'auto' picks the row space for few, wide rows (n <= 4096): data that
+        # fits in memory anyway. On blocks, the diagonal metric does the job
+        # without the n x n kernel matrix.
+        kind = "diagonal"
     if stochastic:
         moments = None
         if kind == "cholesky":
@@ -960,6 +983,7 @@ def fit_logistic(est, X, y, sample_weight, refresh_at):
         W0, b0 = problem.split(theta0)
         params = view.params(W0.T, b0)
         optimizer = est._new_optimizer(params, view)
+        tasks.begin(attributes(lambda: view.original(params)))
         stream = StreamedBlocks(
             [X, idx, s], lambda Xb, ib, sb: MiniBatchLogit(_BlockLogit(problem, Xb, ib, sb),
                                                            metric, mu))
@@ -970,6 +994,7 @@ def fit_logistic(est, X, y, sample_weight, refresh_at):
             n_iter_no_change=est.n_iter_no_change, early_stopping=False, state=state,
             verbose=est.verbose, proximal=view.prox if problem.lam1 else None,
             batch_order=stream.batch_order,
+            callback=lambda n, p, f: tasks.step(attributes(lambda: view.original(p))),
         )
         W, b = view.original(params)
         est._optimizer_, est._moments = optimizer, moments
@@ -977,15 +1002,18 @@ def fit_logistic(est, X, y, sample_weight, refresh_at):
     else:
         problem.build_metric(kind)
         descent = proximal_descent if problem.lam1 else subspace_descent
+        tasks.begin(attributes(lambda: problem.split(theta0)))
         theta, state = descent(
             problem, theta0, max_iter=est._max_iter(), tol=est._tol(X.dtype) ** 2,
             state=state, verbose=est.verbose, refresh_at=refresh_at,
+            callback=lambda n, t, f: tasks.step(attributes(lambda: problem.split(t))),
         )
         W, b = problem.split(theta)
         est._optimizer_ = est._moments = None
         est.metric_ = problem.metric.kind
     est._store(W, b, X.dtype, state, n_iter=state.n_iter)
     est._training, est._last_lam2 = state, problem.lam2
+    tasks.end()
     return est
 
 
@@ -1141,10 +1169,24 @@ def fit_mlp(est, X, y, sample_weight):
     start_iter = state.n_iter
     block_args = dict(binarizer=binarizer, layer_units=layer_units, activation=est.activation,
                       out_activation=out_activation)
+    tasks = FitTasks(est, X, y, sample_weight, est.max_iter,
+                     "iteration" if est.solver == "lbfgs" else "epoch")
+    L = template.n_layers
+
+    def attributes(theta):
+        """The fitted attributes of the network at ``theta``, for the callbacks (lazily)."""
+        def build():
+            views = [view.copy() for view in template.unpack(theta)]
+            return {"coefs_": views[:L], "intercepts_": views[L:], "n_layers_": L + 1,
+                    "n_outputs_": views[L - 1].shape[1], "out_activation_": out_activation}
+        return build
+
+    tasks.begin(attributes(params[0]))
     if est.solver == "lbfgs":
         problem = DaskNetwork(arrays, template, float(S), est.alpha, **block_args)
         lbfgs(problem, params, max_iter=est.max_iter, gtol=est.tol, max_fun=est.max_fun,
-              state=state, verbose=est.verbose)
+              state=state, verbose=est.verbose,
+              callback=lambda n, p, f: tasks.step(attributes(p[0])))
         ran = state.n_iter > start_iter
         loss = state.loss_curve[-1] if ran else problem.loss_grad(params, None)[0]
         est._optimizer = None
@@ -1161,10 +1203,12 @@ def fit_mlp(est, X, y, sample_weight):
             max_iter=est.max_iter, shuffle=est.shuffle, rng=rng, tol=est.tol,
             n_iter_no_change=est.n_iter_no_change, early_stopping=False, state=state,
             verbose=est.verbose, batch_order=stream.batch_order,
+            callback=lambda n, p, f: tasks.step(attributes(p[0])),
         )
         loss = state.loss_curve[-1]
         est._optimizer = optimizer
     est._store(template, params, state, start_iter, loss, out_activation, False)
+    tasks.end()
     return est
 
 

@@ -59,19 +59,33 @@ def _record(state, f, verbose):
         print(f"Iteration {state.n_iter}, loss = {f:.8f}")
 
 
-def _finish(params, x, f, state, converged, limit, method, budget="iterations"):
-    """Write the final iterate into ``params``; warn if the budget ran out first."""
-    if not converged:
-        name = "max_fun" if budget == "function evaluations" else "max_iter"
-        warnings.warn(
-            f"{method}: maximum {budget} ({limit}) reached and the optimization "
-            f"hasn't converged yet. Increase {name} or tol.",
-            ConvergenceWarning,
-        )
+def _finish(params, x, f, state, outcome, limit, method):
+    """Write the final iterate into ``params``; warn unless the method converged."""
+    _warn_unless_done(outcome, limit, method)
     for p, xi in zip(params, x):
         p[...] = xi
     state.best_loss = min(state.best_loss, f)
     return state
+
+
+def _warn_unless_done(outcome, limit, method, gd=None, tol=None, f=None):
+    """A ``ConvergenceWarning`` for every way a method can stop short of its tolerance."""
+    if outcome in ("max_iter", "max_fun"):
+        budget = "function evaluations" if outcome == "max_fun" else "iterations"
+        warnings.warn(
+            f"{method}: maximum {budget} ({limit}) reached and the optimization "
+            f"hasn't converged yet. Increase {outcome} or tol.",
+            ConvergenceWarning,
+        )
+    elif outcome == "stalled":
+        where = ("" if gd is None else
+                 f" (squared gradient norm {gd:.3g}, asked for {tol * abs(f):.3g})")
+        warnings.warn(
+            f"{method}: stopped before convergence: no step along the search directions "
+            f"lowered the objective{where}. The objective is at the limit of "
+            "floating-point precision for this data; increase tol.",
+            ConvergenceWarning,
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -132,7 +146,7 @@ def _wolfe_step(phi, f0, d0, step, c1=1e-4, c2=0.9, max_evals=40):
 
 
 def lbfgs(problem, params, *, max_iter, gtol, ftol=2.220446049250313e-09, max_fun=None,
-          memory=10, state=None, verbose=False):
+          memory=10, state=None, verbose=False, callback=None):
     """Limited-memory BFGS (Nocedal 1980) with a strong Wolfe line search.
 
     The direction is ``-H g`` where ``H`` approximates the inverse Hessian
@@ -147,9 +161,12 @@ def lbfgs(problem, params, *, max_iter, gtol, ftol=2.220446049250313e-09, max_fu
     Stops, as scipy's L-BFGS-B does on an unconstrained problem, when the
     largest gradient component is at most ``gtol``, or when a step lowers
     the objective by at most ``ftol * max(|f_k|, |f_{k+1}|, 1)`` (scipy's
-    default ``ftol`` is the one here), or when no step along the direction
-    makes progress (the rounding floor). Running out of ``max_iter``
-    iterations or ``max_fun`` evaluations warns with a ``ConvergenceWarning``.
+    default ``ftol`` is the one here). Running out of ``max_iter``
+    iterations or ``max_fun`` evaluations warns with a ``ConvergenceWarning``,
+    and so does a line search that finds no acceptable step (the rounding
+    floor, or a poor direction: scipy's abnormal termination).
+    ``callback(n_iter, params, f)`` after each iteration may return True to
+    stop there.
 
     ``problem.loss_grad`` may reuse its gradient arrays between calls; the
     gradients kept here are copied.
@@ -168,14 +185,13 @@ def lbfgs(problem, params, *, max_iter, gtol, ftol=2.220446049250313e-09, max_fu
     f, g = evaluate(x)
     check_finite(f)
     pairs = []
-    converged = False
-    budget = "iterations"
+    outcome = "max_iter"
     for _ in range(max_iter):
         if (float(np.max(np.abs(g))) if g.size else 0.0) <= gtol:
-            converged = True
+            outcome = "converged"
             break
         if max_fun is not None and evals >= max_fun:
-            budget = "function evaluations"
+            outcome = "max_fun"
             break
         # Two-loop recursion: r = H g.
         q = g.copy()
@@ -203,7 +219,9 @@ def lbfgs(problem, params, *, max_iter, gtol, ftol=2.220446049250313e-09, max_fu
 
         found = _wolfe_step(phi, f, d0, 1.0)
         if found is None:
-            converged = True  # no step along d makes progress: the rounding floor
+            # No step along d satisfies the Wolfe conditions: the rounding floor,
+            # or a poor direction; scipy's L-BFGS-B calls it an abnormal end.
+            outcome = "stalled"
             break
         a, f_new, g_new = found
         x_new = x + a * d
@@ -218,11 +236,14 @@ def lbfgs(problem, params, *, max_iter, gtol, ftol=2.220446049250313e-09, max_fu
         x, f, g = x_new, f_new, g_new
         _record(state, f, verbose)
         if decrease <= ftol * max(abs(f + decrease), abs(f), 1.0):
-            converged = True
+            outcome = "converged"
+            break
+        if callback is not None and callback(state.n_iter, layout.views(x), f):
+            outcome = "callback"
             break
     state.n_fun += evals
-    limit = max_fun if budget == "function evaluations" else max_iter
-    return _finish(params, layout.views(x), f, state, converged, limit, "L-BFGS", budget)
+    limit = max_fun if outcome == "max_fun" else max_iter
+    return _finish(params, layout.views(x), f, state, outcome, limit, "L-BFGS")
 
 
 # ---------------------------------------------------------------------------
@@ -236,8 +257,9 @@ _EPS = np.finfo(np.float64).eps
 _RESYNC_EVERY = 16
 
 
-def _penalty(lam, mask, theta):
-    return 0.5 * lam * float(np.sum(mask * theta * theta)) if lam else 0.0
+def _penalty(lam, ridge, theta):
+    """``lam/2 theta^T Q theta``, with ``ridge(v) = Q v`` the ridge's quadratic form."""
+    return 0.5 * lam * float(theta @ ridge(theta)) if lam else 0.0
 
 
 def _cholesky_solve_small(H, r):
@@ -315,9 +337,9 @@ class VectorLogits:
     ``U[j] = v`` sets one.
     """
 
-    def new_images(self, q):
-        """A store for ``q`` logit vectors (the images of the directions)."""
-        return np.zeros((q, self.image_size))
+    def new_images(self, q, image_size):
+        """A store for ``q`` logit vectors of ``image_size`` entries (the images of the directions)."""
+        return np.zeros((q, image_size))
 
     def select_images(self, U, idx):
         """The images ``idx`` of the store, as a ``U`` for the methods below."""
@@ -336,20 +358,24 @@ class VectorLogits:
         return U @ gz, self.outer_hessian(gz, U)
 
 
-def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam):
+_CONVERGED = "converged"
+
+
+def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam, small=0.0):
     """One safeguarded Newton step on the coefficients ``c`` of the subspace.
 
-    Minimizes (approximately) ``phi(z + c U) + lam/2 ||theta + c D||^2_mask``,
+    Minimizes (approximately) ``phi(z + c U) + lam/2 (theta + c D)^T Q (theta + c D)``,
     ``U`` (q, n k) holding the images in the logits of the directions ``D``;
-    the penalty enters through ``DD = D mask D^T``, ``Dt = D mask theta`` and
-    ``theta_pen = theta mask theta``. The step costs O(n k q^2) and no pass
+    the penalty enters through ``DD = D Q D^T``, ``Dt = D Q theta`` and
+    ``theta_pen = theta^T Q theta``. The step costs O(n k q^2) and no pass
     over the data: the objective on the subspace is known from ``z`` and
     ``U`` alone. One Newton step from ``c = 0`` is exact for a quadratic and
     was measured to need no more outer iterations than a full minimization
     over the subspace, at a third of the cost.
 
-    Returns ``(c, f, gz, z_new)``, or ``None`` when no step decreased the
-    objective. The step is halved until it satisfies Armijo's condition or,
+    Returns ``(c, f, gz, z_new)``; ``_CONVERGED`` when the Newton step
+    predicts a decrease of at most ``small`` (nothing left to gain at the
+    asked accuracy); ``None`` when no step decreased the objective. The step is halved until it satisfies Armijo's condition or,
     the objective being convex, until its slope along the step is still not
     positive (then the objective did not increase anywhere on the way) while
     the computed objective rose by no more than a few ulps: the second test
@@ -365,10 +391,26 @@ def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam):
         step, slope = -grad, -float(grad @ grad)
         if not slope < 0.0:
             return None
-    if -0.5 * slope <= 8.0 * _EPS * abs(f):
+    if -0.5 * slope <= small:
+        return _CONVERGED
+    if -0.5 * slope <= _EPS * abs(f):
         # The predicted decrease is below the rounding of the objective: no
-        # step can be told apart from noise, and taking them anyway walks
-        # the iterate at random (uphill, measured, over thousands of steps).
+        # step can be told apart from noise by its value, and taking them
+        # anyway walks the iterate at random (uphill, measured, over
+        # thousands of steps). The gradient is still accurate there (it is
+        # a sum of terms, not a difference of nearly equal values), so the
+        # Newton step is taken when it shrinks the gradient on the subspace
+        # by half, as a Newton step near the optimum does (quadratically);
+        # noise does not. This is what resolves the coefficients beyond
+        # sqrt(eps) of the objective's scale.
+        c = step
+        z_t = problem.combine(c, U, z)
+        f_t, gz_t = problem.outer(z_t)
+        f_t += 0.5 * lam * (theta_pen + 2.0 * float(c @ Dt) + float(c @ DD @ c))
+        grad_t = problem.project(U, gz_t) + lam * (Dt + DD @ c)
+        if (np.isfinite(f_t) and f_t <= f + 4.0 * _EPS * abs(f)
+                and float(grad_t @ grad_t) <= 0.25 * float(grad @ grad)):
+            return c, f_t, gz_t, z_t
         return None
     t = 1.0
     while t > 1e-10:
@@ -393,8 +435,8 @@ class _Subspace:
     """The directions of a subspace step and their images, in ring buffers.
 
     Slot ``j`` holds a direction ``D[j]`` (a move of theta) and its image
-    ``U[j] = A D[j]``. The masked Gram matrix ``DD = D mask D^T`` and the
-    products ``Dt = D mask theta`` (the penalty on the subspace) are kept up
+    ``U[j] = A D[j]``. The Gram matrix of the ridge ``DD = D Q D^T`` and the
+    products ``Dt = D Q theta`` (the penalty on the subspace) are kept up
     to date: a new direction or step costs one row of inner products,
     ``q`` products of length ``N`` each, never the whole Gram matrix. The
     rows are computed from the vectors themselves, not from the coefficients
@@ -403,14 +445,19 @@ class _Subspace:
     the Gram matrix drifts away from positive semi-definite).
     """
 
-    def __init__(self, memory, size, problem):
+    def __init__(self, memory, size, image_size, ridge, ridge_from_image=None, logits=None):
         q = memory + 1
-        self.problem = problem
+        # the problem's logit-space operations (VectorLogits): U[j], the
+        # image of D[j], is kept where the problem keeps its logits
+        self.logits = VectorLogits() if logits is None else logits
         self.D = np.zeros((q, size))
-        self.U = problem.new_images(q)  # U[j]: the image of D[j], kept by the problem
+        self.U = self.logits.new_images(q, image_size)
         self.DD = np.zeros((q, q))
         self.Dt = np.zeros(q)
-        self.mask = problem.mask
+        self.ridge = ridge
+        # ridge_from_image(v, A v) = Q v, for problems whose Q v is a part of
+        # the image A v (the row-space problem) and would cost a product anew
+        self.ridge_from_image = ridge_from_image
         self.active = np.zeros(q, dtype=bool)
         self.slot = 0  # where the next gradient direction goes (the oldest step)
         self.capacity = q
@@ -419,7 +466,7 @@ class _Subspace:
         self.D[j] = d
         self.U[j] = Ud
         self.active[j] = True
-        md = d * self.mask
+        md = self.ridge(d) if self.ridge_from_image is None else self.ridge_from_image(d, Ud)
         row = self.D @ md
         self.DD[j, :] = row
         self.DD[:, j] = row
@@ -437,14 +484,14 @@ class _Subspace:
         """
         idx = np.flatnonzero(self.active)
         s = c_active @ self.D[idx]
-        Us = self.problem.combine(c_active, self._images(idx))
+        Us = self.logits.combine(c_active, self._images(idx))
         row = self._set(self.slot, s, Us, theta)
         self.Dt += row  # theta <- theta + s: D[i] . theta grows by D[i] . s
         self.slot = (self.slot + 1) % self.capacity
         return s
 
     def _images(self, idx):
-        return self.U if idx.shape[0] == self.capacity else self.problem.select_images(self.U, idx)
+        return self.U if idx.shape[0] == self.capacity else self.logits.select_images(self.U, idx)
 
     def view(self):
         idx = np.flatnonzero(self.active)
@@ -457,7 +504,7 @@ def subspace_descent(problem, theta, *, max_iter, tol, memory=8, state=None, ver
                      refresh_at=(), callback=None):
     """Gradient descent with momentum, whose coefficients are chosen by exact minimization.
 
-    For objectives ``F(theta) = phi(A theta) + lam/2 ||theta||^2_mask`` where
+    For objectives ``F(theta) = phi(A theta) + lam/2 theta^T Q theta`` where
     the products with ``A`` are the expensive part (a linear model: ``A`` is
     the data) and ``phi`` is cheap given ``A theta``. Each iteration takes the
     preconditioned gradient ``d = -M^{-1} g`` and the last ``memory`` steps
@@ -477,15 +524,21 @@ def subspace_descent(problem, theta, *, max_iter, tol, memory=8, state=None, ver
     The problem provides ``image(v) = A v`` (a flat vector), ``outer(z) ->
     (phi, dphi/dz)``, ``outer_hessian(gz, U)``, ``pullback_theta(gz, theta)``
     (the gradient of ``phi(A theta)`` plus the ridge's), ``precondition(g)``,
-    the ridge ``lam2`` and its ``mask``, and ``refresh(z)`` (rebuild the
+    the ridge ``lam2`` and its quadratic form ``ridge(v) = Q v`` (for a
+    linear model, 1 on the coefficients and 0 on the intercepts), and
+    ``refresh(z)`` (rebuild the
     metric, at the iterations in ``refresh_at``; old steps stay valid, they
     are moves in ``theta``). Arithmetic on logit vectors (combinations
     ``z + c U``, projections ``U g``) also goes through the problem
     (:class:`VectorLogits`, which numpy problems inherit), so that a problem
     may keep its logits where its data is.
 
-    Stops when ``g^T M^{-1} g <= tol |F|``; warns with a ``ConvergenceWarning``
-    when ``max_iter`` runs out or when no combination lowers ``F`` first.
+    Stops when ``g^T M^{-1} g <= tol |F|``, or when the Newton step on the
+    subspace predicts a decrease of at most ``tol |F| / 2`` (the same
+    quantity where ``M`` is the Hessian: the rule that still holds where the
+    metric underestimates the curvature, as a diagonal one does on
+    correlated features); warns with a ``ConvergenceWarning`` when
+    ``max_iter`` runs out or when no combination lowers ``F`` first.
     ``callback(n_iter, theta, F)``, called after each iteration, may return
     True to stop there.
 
@@ -496,14 +549,18 @@ def subspace_descent(problem, theta, *, max_iter, tol, memory=8, state=None, ver
     state : TrainingState
     """
     state = TrainingState() if state is None else state
-    lam, mask = problem.lam2, problem.mask
+    lam, ridge = problem.lam2, problem.ridge
     theta = np.array(theta, dtype=np.float64)
     z = problem.image(theta)
     f, gz = problem.outer(z)
-    f += _penalty(lam, mask, theta)
+    f += _penalty(lam, ridge, theta)
     check_finite(f)
     g = problem.pullback_theta(gz, theta)
-    space = _Subspace(memory, theta.shape[0], problem)
+    space = _Subspace(memory, theta.shape[0], z.shape[0], ridge,
+                      getattr(problem, "ridge_from_image", None), problem)
+    # A d of the descent direction: a pass, unless the problem has it at hand
+    image_direction = getattr(problem, "image_of_direction", problem.image)
+    theta_pen = float(theta @ ridge(theta)) if lam else 0.0
     refresh_at = set(refresh_at)
     outcome = "max_iter"
     gd = np.inf
@@ -516,22 +573,29 @@ def subspace_descent(problem, theta, *, max_iter, tol, memory=8, state=None, ver
             outcome = "converged"
             break
         d = -d
-        space.add_direction(d, problem.image(d), theta)
+        space.add_direction(d, image_direction(d), theta)
         U, DD, Dt = space.view()
-        found = _minimize_in_span(problem, z, f, gz, U, DD, Dt,
-                                  float(np.sum(mask * theta * theta)), lam)
+        found = _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam,
+                                  small=0.5 * tol * abs(f))
+        if found is _CONVERGED:
+            outcome = "converged"
+            break
         if found is None:
             outcome = "stalled"
             break
         c, f, gz, z = found
+        # theta^T Q theta after the step, from the subspace's Gram matrix
+        theta_pen += 2.0 * float(c @ Dt) + float(c @ DD @ c)
         theta += space.take_step(c, theta)
         if (it + 1) % _RESYNC_EVERY == 0:
+            theta_pen = float(theta @ ridge(theta)) if lam else 0.0
             # z is carried along as z + U c; its rounding drifts apart from
             # that of theta + D^T c, and at the rounding floor the search
-            # would follow the drift (an objective that falls only on paper).
+            # would follow the drift (an objective that falls only on paper);
+            # the same for theta^T Q theta, carried along from the Gram matrix.
             z = problem.image(theta)
             f, gz = problem.outer(z)
-            f += _penalty(lam, mask, theta)
+            f += _penalty(lam, ridge, theta)
         check_finite(f)
         g = problem.pullback_theta(gz, theta)
         _record(state, f, verbose)
@@ -541,23 +605,6 @@ def subspace_descent(problem, theta, *, max_iter, tol, memory=8, state=None, ver
     _warn_unless_done(outcome, max_iter, "Gradient descent", gd, tol, f)
     state.best_loss = min(state.best_loss, f)
     return theta, state
-
-
-def _warn_unless_done(outcome, max_iter, method, gd, tol, f):
-    if outcome == "max_iter":
-        warnings.warn(
-            f"{method}: maximum iterations ({max_iter}) reached and the optimization "
-            "hasn't converged yet. Increase max_iter or tol.",
-            ConvergenceWarning,
-        )
-    elif outcome == "stalled":
-        warnings.warn(
-            f"{method}: stopped before convergence: no step along the search directions "
-            f"lowered the objective (squared gradient norm {gd:.3g}, asked for "
-            f"{tol * abs(f):.3g}). The objective is at the limit of floating-point "
-            "precision for this data; increase tol.",
-            ConvergenceWarning,
-        )
 
 
 # ---------------------------------------------------------------------------
@@ -597,7 +644,7 @@ def proximal_descent(problem, theta, *, max_iter, tol, memory=10, state=None, ve
 
     def value(z, x):
         f_x, gz_x = problem.outer(z)
-        return f_x + _penalty(lam, problem.mask, x) + lam1 * problem.l1_norm(x), gz_x
+        return f_x + _penalty(lam, problem.ridge, x) + lam1 * problem.l1_norm(x), gz_x
 
     Z = problem.image(theta)
     F, G = value(Z, theta)

@@ -64,6 +64,9 @@ from ._prox import soft_threshold
 # Metric 'auto': the Cholesky factor up to this many features (p^2 doubles,
 # n p^2 flops per rebuild); the diagonal beyond, and for every L1 penalty.
 CHOLESKY_MAX_FEATURES = 512
+# Metric 'auto': wide dense data (p >= 2 n) with a ridge and at most this many
+# samples is fitted in its row space (an n x n Gram matrix, 128 MB at 4096).
+KERNEL_MAX_SAMPLES = 4096
 # Dense rows are read in blocks of about this many entries when building a
 # metric (a float64 block of 2^21 entries is 16 MB).
 _BLOCK_ENTRIES = 2**21
@@ -189,15 +192,18 @@ class LinearLogit(VectorLogits):
         self.fit_intercept = fit_intercept
         self.mu = self.pullback(self.w[:, None])[:, 0] if fit_intercept else np.zeros(self.p)
         self.size = self.p * self.k + self.k
-        self.image_size = self.n * self.k  # a flat logit vector
-        self.mask = np.zeros(self.size)  # 1 on the penalized entries (W), 0 on b
-        self.mask[:self.p * self.k] = 1.0
+        self._mask = np.zeros(self.size)  # 1 on the penalized entries (W), 0 on b
+        self._mask[:self.p * self.k] = 1.0
         self.bound = 0.5 if self.multinomial else 0.25
         self.metric = None
         self._col_scale = None
         self._squares = None
 
     # -- parameters ------------------------------------------------------------
+
+    def ridge(self, v):
+        """``Q v`` for the ridge ``lam2/2 theta^T Q theta = lam2/2 ||W||^2``: W's entries of ``v``."""
+        return self._mask * v
 
     def split(self, theta):
         """Views ``(W (p, k), b (k,))`` of the flat vector."""
@@ -519,6 +525,144 @@ class CholeskyMetric:
         return self.R_inv.T @ (gW / self.scale[:, None])
 
 
+class RowSpaceLogit(VectorLogits):
+    """The L2-penalized objective of a wide dense problem, in the row space of the data.
+
+    With ``n < p`` and a ridge, the minimizer lies in the row space of the
+    centred data: the gradient in ``W`` is ``Xc^T G + lam2 W``, so at the
+    optimum ``W = -Xc^T G / lam2`` (the representer theorem). Writing
+    ``W = Xc^T A`` with ``A`` of shape (n, k) loses nothing, and then::
+
+        Z = Xc W + b_c = K A + b_c,     ||W||^2 = tr(A^T K A),     K = Xc Xc^T (n x n)
+
+    so the whole fit lives in ``n k`` unknowns: an image or a gradient costs
+    ``n^2 k`` instead of ``n p k`` (10 times less at p = 10 n), after one
+    product ``X X^T`` of ``n^2 p`` flops, done by BLAS at its matrix-product
+    speed (several times faster per flop than the matrix-vector products of
+    the passes it replaces). This is the ``'kernel'`` metric of the
+    estimator: chosen for dense data with ``p >= 2 n``, ``n <= 4096``, a ridge
+    and no L1 term.
+
+    The direction of descent is the gradient of ``W``, mapped back: in
+    ``A`` it is ``r = G + lam2 A`` (``grad_W = Xc^T r``), divided by ``m``,
+    the largest curvature of Bohning's bound in the row space (so that
+    ``g . M^{-1} g = ||grad_W||^2 / m`` is twice a decrease a step is sure
+    to make, as under the Cholesky metric). The subspace descent chooses
+    the step lengths, so nothing else is needed.
+
+    Parameters
+    ----------
+    problem : LinearLogit
+        The data (dense, float32 or float64), targets, weights and ridge.
+    """
+
+    def __init__(self, problem):
+        self.base = problem
+        X, mu = problem.X, problem.mu
+        self.n, self.p, self.k = problem.n, problem.p, problem.k
+        # K = (X - 1 mu^T)(X - 1 mu^T)^T = X X^T - v 1^T - 1 v^T + (mu.mu) 1 1^T, v = X mu
+        K = np.asarray(X @ X.T, dtype=np.float64)  # BLAS's symmetric rank-k update
+        v = np.asarray(X @ mu.astype(X.dtype, copy=False), dtype=np.float64)
+        K -= v[:, None]
+        K -= v[None, :]
+        K += float(mu @ mu)
+        self.K = K
+        self.lam2, self.lam1 = problem.lam2, 0.0
+        self.size = self.n * self.k + self.k
+        self.fit_intercept = problem.fit_intercept
+        # The scalar metric: the largest curvature of the Bohning bound in the
+        # row space, c lambda_max(W^1/2 K W^1/2) + lam2 (by power iteration on
+        # the n x n matrix, n^2 per step). A majorizer, so that a step of
+        # -g / m is sure to lower the objective by g.M^{-1}g / 2 and the
+        # stopping rule can always be met before rounding hides the decrease.
+        root_w = np.sqrt(problem.w)
+        v = np.random.RandomState(0).standard_normal(self.n)
+        top = 0.0
+        for _ in range(50):
+            v /= np.sqrt(float(v @ v))
+            Kv = root_w * (K @ (root_w * v))
+            top_new = float(v @ Kv)
+            v = Kv
+            if top_new <= top * (1 + 1e-4):
+                top = max(top, top_new)
+                break
+            top = top_new
+        self.m_bar = problem.bound * 1.05 * top + problem.lam2
+        self.metric = DiagonalMetric(np.full(1, np.sqrt(self.m_bar)), problem.bound)
+        self.metric.kind = "kernel"
+        self._r = self._g = self._Kr = None
+
+    def split(self, theta):
+        return theta[:self.n * self.k].reshape(self.n, self.k), theta[self.n * self.k:]
+
+    def ridge(self, v):
+        """``Q v`` for ``||W||^2 = tr(A^T K A)``: ``K`` on ``A``, 0 on the intercepts."""
+        A, _ = self.split(v)
+        out = np.zeros_like(v)
+        out[:self.n * self.k] = (self.K @ A).ravel()
+        return out
+
+    def ridge_from_image(self, v, Uv):
+        """``Q v`` read off the image ``Uv = K A + b`` of ``v``: no product with K."""
+        _, b = self.split(v)
+        out = np.zeros_like(v)
+        out[:self.n * self.k] = (Uv.reshape(self.k, self.n) - b[:, None]).T.ravel()
+        return out
+
+    def image(self, theta):
+        A, b = self.split(theta)
+        Zt = np.array((self.K @ A).T, order="C")
+        Zt += b[:, None]
+        return Zt.ravel()
+
+    def image_of_direction(self, d):
+        """The image of the descent direction ``-r / m``, from ``K r`` of the gradient."""
+        _, db = self.split(d)
+        Zt = np.array(self._Kr.T, order="C")
+        Zt /= -self.m_bar
+        Zt += db[:, None]
+        return Zt.ravel()
+
+    def outer(self, z):
+        return self.base.outer(z)
+
+    def outer_hessian(self, gz, U):
+        return self.base.outer_hessian(gz, U)
+
+    def pullback_theta(self, gz, theta):
+        """``[K (G + lam2 A), 1^T G]``; the residual ``r = G + lam2 A`` is kept for the direction."""
+        A, _ = self.split(theta)
+        G = self.base.logits(gz)
+        r = G + self.lam2 * A
+        g = np.empty(self.size)
+        gA, gb = self.split(g)
+        self._Kr = self.K @ r
+        gA[...] = self._Kr
+        gb[...] = G.sum(axis=0) if self.fit_intercept else 0.0
+        self._r, self._g = r, g
+        return g
+
+    def precondition(self, g):
+        if g is not self._g:  # pragma: no cover - the engine preconditions the last gradient
+            raise ValueError("RowSpaceLogit preconditions only the gradient it computed last.")
+        d = np.empty(self.size)
+        dA, db = self.split(d)
+        dA[...] = self._r / self.m_bar
+        _, gb = self.split(g)
+        db[...] = gb / self.base.bound if self.fit_intercept else 0.0
+        return d
+
+    def refresh(self, z):
+        """The row-space problem keeps its scalar metric (no rebuild)."""
+
+    def original(self, theta):
+        """``(W (p, k), b (k,))``: ``W = Xc^T A`` (one pass over X), ``b = b_c - mu W``."""
+        A, b_c = self.split(theta)
+        pb = self.base
+        W = pb.pullback(A) - np.outer(pb.mu, A.sum(axis=0))
+        return W, b_c - pb.mu @ W
+
+
 class FeatureMoments:
     """Weighted running sums of each feature (``sum s``, ``sum s x``, ``sum s x^2``): O(p).
 
@@ -684,11 +828,14 @@ class MiniBatchLogit:
         soft_threshold(params[0], threshold, out=params[0])
 
 
-def choose_metric(X, n_features, l1_ratio, requested="auto"):
-    """The metric for a problem's shape: ``'cholesky'`` or ``'diagonal'``."""
+def choose_metric(X, n_features, l1_ratio, C, requested="auto"):
+    """The metric for a problem's shape: ``'cholesky'``, ``'diagonal'`` or ``'kernel'``."""
     if requested != "auto":
         return requested
     n_samples = X.shape[0]
+    if (not sp.issparse(X) and l1_ratio == 0 and np.isfinite(C)
+            and n_features >= 2 * n_samples and n_samples <= KERNEL_MAX_SAMPLES):
+        return "kernel"
     if l1_ratio > 0 or n_features > CHOLESKY_MAX_FEATURES or n_features > n_samples:
         return "diagonal"
     return "cholesky"

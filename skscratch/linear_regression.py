@@ -80,8 +80,8 @@ class LinearRegressionOLS(_dask.DaskScoreMixin, MultiOutputMixin, RegressorMixin
         Number of targets solved in parallel (threads) where the work is per
         target: ``positive=True`` and LSMR with several targets, the cases
         where scikit-learn's ``n_jobs`` applies. ``None`` means 1, ``-1``
-        all processors. (Without it, LSMR already advances all targets with
-        one sparse product per iteration.)
+        all processors. Without it, LSMR already advances all targets with
+        one sparse product per iteration.
 
     positive : bool, default=False
         When True, the coefficients are constrained to be non-negative:

@@ -1,7 +1,6 @@
 """Multi-layer perceptron classifier trained by backpropagation (the series' Part 3)."""
 
 import copy
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -9,7 +8,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, compute_sample_weight
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -18,7 +17,10 @@ from sklearn.utils.validation import (
 )
 
 from . import _dask
-from ._base import partial_fit_classes, restore_on_failure
+from ._base import (
+    CallbackSupportMixin, FitTasks, batch_size, check_finite_params, class_sample_weight,
+    partial_fit_classes, restore_on_failure,
+)
 from ._losses import log_sigmoid, log_softmax, sigmoid
 from ._network import NetworkProblem, forward, glorot_init, output_proba
 from ._fullbatch import lbfgs
@@ -35,7 +37,8 @@ def _stochastic(est):
     return True
 
 
-class MLPClassifierScratch(_dask.DaskScoreMixin, ClassifierMixin, BaseEstimator):
+class MLPClassifierScratch(_dask.DaskScoreMixin, CallbackSupportMixin, ClassifierMixin,
+                           BaseEstimator):
     """Multi-layer perceptron classifier, trained by backpropagation written from scratch.
 
     A drop-in for :class:`sklearn.neural_network.MLPClassifier`: the same
@@ -141,6 +144,13 @@ class MLPClassifierScratch(_dask.DaskScoreMixin, ClassifierMixin, BaseEstimator)
 
     Notes
     -----
+    With scikit-learn >= 1.9 the estimator supports its callback API
+    (``set_callbacks``; ``sklearn.callback.ProgressBar``,
+    ``ScoringMonitor``, ...), which scikit-learn's ``MLPClassifier`` does
+    not: the fit is a task with one subtask per epoch (or L-BFGS
+    iteration), each with the network as it stands there; a callback whose
+    ``on_fit_task_end`` returns True stops the training there.
+
     The derivation (forward pass, the chain rule, the delta recurrence,
     initialization, softmax with cross-entropy) is in the documentation's
     neural-network page; the code is in ``skscratch/_network.py`` and the
@@ -301,23 +311,39 @@ class MLPClassifierScratch(_dask.DaskScoreMixin, ClassifierMixin, BaseEstimator)
                 problem.proba(X_val, p), Y_val, sw_val, out_activation)
 
         start_iter = state.n_iter
+        tasks = FitTasks(self, X, y, sample_weight, self.max_iter,
+                         "iteration" if self.solver == "lbfgs" else "epoch")
+        L = problem.n_layers
+
+        def attributes(theta):
+            """The fitted attributes of the network at ``theta``, for the callbacks (lazily)."""
+            def build():
+                arrays = [view.copy() for view in problem.unpack(theta)]
+                return {"coefs_": arrays[:L], "intercepts_": arrays[L:], "n_layers_": L + 1,
+                        "n_outputs_": arrays[L - 1].shape[1], "out_activation_": out_activation}
+            return build
+
+        tasks.begin(attributes(params[0]))
         if self.solver == "lbfgs":
             lbfgs(problem, params, max_iter=self.max_iter, gtol=self.tol, max_fun=self.max_fun,
-                  state=state, verbose=self.verbose)
+                  state=state, verbose=self.verbose,
+                  callback=lambda n, p, f: tasks.step(attributes(p[0])))
             ran = state.n_iter > start_iter
             loss = state.loss_curve[-1] if ran else problem.loss_grad(params, None)[0]
             self._optimizer = None
         else:
             optimizer = self._make_optimizer(params)
             run_epochs(
-                problem, optimizer, params, X.shape[0], batch_size=self._batch(X.shape[0]),
+                problem, optimizer, params, X.shape[0],
+                batch_size=batch_size(self.batch_size, X.shape[0]),
                 max_iter=self.max_iter, shuffle=self.shuffle, rng=rng, tol=self.tol,
                 n_iter_no_change=self.n_iter_no_change, early_stopping=early, state=state,
-                verbose=self.verbose,
+                verbose=self.verbose, callback=lambda n, p, f: tasks.step(attributes(p[0])),
             )
             loss = state.loss_curve[-1]
             self._optimizer = optimizer
         self._store(problem, params, state, start_iter, loss, out_activation, early)
+        tasks.end()
         return self
 
     @available_if(_stochastic)
@@ -369,7 +395,7 @@ class MLPClassifierScratch(_dask.DaskScoreMixin, ClassifierMixin, BaseEstimator)
         self._binarizer = binarizer
         self.classes_ = binarizer.classes_
         Y = self._binarize(y, X.dtype)
-        sample_weight = self._class_weighted(y, sample_weight, X.dtype)
+        sample_weight = self._class_weighted(y, sample_weight, X.dtype, partial=True)
         layer_units = [X.shape[1], *self._hidden_sizes(), Y.shape[1]]
         out_activation = "softmax" if binarizer.y_type_ == "multiclass" else "logistic"
         problem = NetworkProblem(X, Y, sample_weight, layer_units, self.activation,
@@ -391,7 +417,7 @@ class MLPClassifierScratch(_dask.DaskScoreMixin, ClassifierMixin, BaseEstimator)
             state = copy.deepcopy(self._state)
         start_iter = state.n_iter
         run_epochs(
-            problem, optimizer, params, X.shape[0], batch_size=self._batch(X.shape[0]),
+            problem, optimizer, params, X.shape[0], batch_size=batch_size(self.batch_size, X.shape[0]),
             max_iter=1, shuffle=self.shuffle, rng=rng, tol=self.tol,
             n_iter_no_change=self.n_iter_no_change, early_stopping=False, state=state,
             verbose=self.verbose, incremental=True,
@@ -526,25 +552,15 @@ class MLPClassifierScratch(_dask.DaskScoreMixin, ClassifierMixin, BaseEstimator)
             Y = Y.toarray()
         return np.asarray(Y, dtype=dtype)
 
-    def _class_weighted(self, y, sample_weight, dtype):
+    def _class_weighted(self, y, sample_weight, dtype, partial=False):
         if self.class_weight is None:
             return sample_weight
         if self._binarizer.y_type_ == "multilabel-indicator":
             raise ValueError("class_weight is not supported for multilabel targets; "
                              "pass sample_weight instead.")
-        weights = compute_sample_weight(
-            {c: float(w) for c, w in self.class_weight.items()}
-            if isinstance(self.class_weight, dict) else self.class_weight, y)
-        weights = weights.astype(dtype)
-        return weights if sample_weight is None else sample_weight * weights
-
-    def _batch(self, n_samples):
-        if self.batch_size == "auto":
-            return min(200, n_samples)
-        if self.batch_size > n_samples:
-            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
-                          "going to be clipped", UserWarning)
-        return min(self.batch_size, n_samples)
+        weights = class_sample_weight(self.class_weight, self.classes_, y, sample_weight,
+                                      partial=partial)
+        return weights.astype(dtype, copy=False)
 
     def _make_optimizer(self, params):
         if self.solver == "sgd":
@@ -561,8 +577,7 @@ class MLPClassifierScratch(_dask.DaskScoreMixin, ClassifierMixin, BaseEstimator)
         return float(np.average(right, weights=sample_weight))
 
     def _store(self, problem, params, state, start_iter, loss, out_activation, early):
-        if not np.all(np.isfinite(params[0])):
-            raise ValueError("The fit produced non-finite weights; lower learning_rate_init.")
+        check_finite_params(params[0], name="weights")
         L = problem.n_layers
         arrays = [view.copy() for view in problem.unpack(params[0])]
         self.coefs_, self.intercepts_ = arrays[:L], arrays[L:]

@@ -9,7 +9,6 @@ Every p-value is compared relatively, tiny ones included (1e-150): computing
 the small tail as 1 - (large tail) would lose them all.
 """
 
-import numpy as np
 import pytest
 import scipy.special
 import scipy.stats

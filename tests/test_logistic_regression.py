@@ -1,6 +1,5 @@
 """LogisticRegressionGD against scikit-learn's LogisticRegression and finite differences."""
 
-import copy
 import warnings
 
 import numpy as np
@@ -549,16 +548,30 @@ def test_text_fit_matches_the_newton_optimum():
     assert len(pickle.dumps(ours)) < ours.coef_.nbytes + 20_000
 
 
-def test_wide_dense_data_uses_the_diagonal_metric():
-    # 10 x 10000 (p >> n): no p x p array (it would be 800 MB); the fit
-    # reaches the optimum of scikit-learn's Newton-CG at 1e-12.
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_wide_dense_data_is_fitted_in_its_row_space(n_classes, fit_intercept):
+    # 60 x 3000 dense: 'auto' takes the row space (W = Xc^T A on the 60 x 60
+    # Gram matrix) and no p x p array (72 MB). It reaches the optimum of
+    # scikit-learn's Newton-CG at 1e-12 (objective 1e-6, probabilities 1e-4),
+    # as the diagonal metric in W does, with sample weights. Rejects a row
+    # space without the centring (the intercept then leaks into A), and a
+    # ridge tr(A^T A) instead of tr(A^T K A).
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((10, 10000))
-    y = np.arange(10) % 2
-    ours = LogisticRegressionGD().fit(X, y)
-    assert ours.metric_ == "diagonal"
-    ref = LogisticRegression(solver="newton-cg", tol=1e-12, max_iter=1000).fit(X, y)
-    assert (_objective(ours, X, y) - _objective(ref, X, y)) / _objective(ref, X, y) < 1e-6
+    X = rng.standard_normal((60, 3000)) + 3.0
+    y = (X[:, :5].sum(axis=1) > 15).astype(int) + (n_classes == 3) * (X[:, 5] > 3)
+    w = rng.uniform(0.5, 2.0, 60)
+    ref = LogisticRegression(solver="newton-cg", tol=1e-12, max_iter=1000,
+                             fit_intercept=fit_intercept).fit(X, y, sample_weight=w)
+    for metric in ("auto", "diagonal"):
+        ours = LogisticRegressionGD(metric=metric, fit_intercept=fit_intercept).fit(
+            X, y, sample_weight=w)
+        assert ours.metric_ == ("kernel" if metric == "auto" else "diagonal")
+        f_ours, f_ref = _objective(ours, X, y, w), _objective(ref, X, y, w)
+        assert (f_ours - f_ref) / f_ref < 1e-6
+        assert np.max(np.abs(ours.predict_proba(X) - ref.predict_proba(X))) < 1e-4
+    with pytest.raises(ValueError, match="finite C"):
+        LogisticRegressionGD(metric="kernel", C=np.inf).fit(X, y)
 
 
 @pytest.mark.parametrize("metric", ["cholesky", "diagonal"])

@@ -301,7 +301,6 @@ class Composite(VectorLogits):
         self.A *= rng.uniform(0.1, 10.0, N)  # badly scaled columns
         self.y = rng.standard_normal(n)
         self.n, self.lam2, self.lam1 = n, lam2, lam1
-        self.image_size = n  # the engine's logit vectors: A theta
         self.mask = np.ones(N)
         self.mask[-1] = 0.0
         self.diagonal = np.sum(self.A**2, axis=0) / n + lam2 * self.mask
@@ -338,6 +337,9 @@ class Composite(VectorLogits):
 
     def refresh(self, z):
         pass
+
+    def ridge(self, v):
+        return self.mask * v
 
     def metric_norm2(self, s):
         return float(np.sum(self.diagonal * s * s))

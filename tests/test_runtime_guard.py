@@ -384,7 +384,10 @@ def _exercise(est, X, y, weights):
     est.score(X, y, sample_weight=weights)
     if getattr(est, "warm_start", False):
         est.fit(X, y, sample_weight=weights)
-    if hasattr(est, "partial_fit") and not getattr(est, "early_stopping", False):
+    # partial_fit refuses early stopping and class_weight='balanced' by design
+    incremental_ok = not getattr(est, "early_stopping", False) and \
+        getattr(est, "class_weight", None) != "balanced"
+    if hasattr(est, "partial_fit") and incremental_ok:
         incremental = clone(est)
         kwargs = {"classes": np.unique(y)} if is_classifier(est) else {}
         for _ in range(2):
