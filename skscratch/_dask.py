@@ -46,7 +46,7 @@ from ._fullbatch import lbfgs, proximal_descent, subspace_descent
 from ._linalg import CentredFactor
 from ._linear_logit import (
     _CURVATURE_FLOOR, CholeskyMetric, DiagonalMetric, FeatureMoments, LinearLogit,
-    MiniBatchLogit, centred_gram, centred_squares, choose_metric, logit_curvature,
+    MiniBatchLogit, centred_gram, centred_squares, choose_metric, image_rows, logit_curvature,
     subspace_hessian,
 )
 from ._losses import binary_loss_grad, softmax_cross_entropy_labels
@@ -334,6 +334,7 @@ def linear_factor(est, X, y, sample_weight, reset):
     Returns ``(factor, sum_log_weights, n_features, y_ndim, x_dtype)``; only
     the factor, O((p + k)^2), reaches the driver.
     """
+    require_dask()  # before any import of Dask: the error says what to install
     import dask.array as da
 
     X = check_X(est, X, reset=reset)
@@ -387,6 +388,7 @@ def predict(est, X, method_name):
     block by block. A one-row probe on the driver gives the output's columns
     and dtype.
     """
+    require_dask()  # before any import of Dask: the error says what to install
     import dask.array as da
 
     check_is_fitted(est)
@@ -411,6 +413,7 @@ def score(est, X, y, sample_weight=None):
     Same definitions as scikit-learn's ``accuracy_score`` and ``r2_score``
     (uniform average over targets, 1.0 or 0.0 for constant targets).
     """
+    require_dask()  # before any import of Dask: the error says what to install
     import dask.array as da
 
     pred = predict(est, X, "predict")
@@ -539,8 +542,8 @@ def row_weights(class_weight, classes, idx, sample_weight, X):
 
 
 def _image_block(Xb, W, b):
-    """``X_b W + b`` (rows, k) in float64; W in X's dtype, so X is never upcast."""
-    Z = np.asarray(Xb @ W.astype(Xb.dtype, copy=False), dtype=np.float64)
+    """``X_b W + b`` (rows, k), accumulated in float64 for a float32 block too (see image_rows)."""
+    Z = image_rows(Xb, W)
     Z += b
     return Z
 
@@ -921,6 +924,7 @@ def fit_logistic(est, X, y, sample_weight, refresh_at):
     iterations as in memory, on sums over blocks. 'sgd' and 'adam' stream the
     row blocks (:class:`StreamedBlocks`) with the metric of all the rows.
     """
+    require_dask()  # before any import of Dask: the error says what to install
     X = check_X(est, X, reset=True)
     Y, classes = class_labels(y, X)
     if classes.shape[0] < 2:
@@ -1090,6 +1094,7 @@ def fit_mlp(est, X, y, sample_weight):
     'lbfgs' runs full batch on per-block sums (:class:`DaskNetwork`); 'sgd'
     and 'adam' stream the row blocks (:class:`StreamedBlocks`).
     """
+    require_dask()  # before any import of Dask: the error says what to install
     import dask.array as da
 
     warm = est.warm_start and hasattr(est, "coefs_")
@@ -1192,6 +1197,9 @@ def fit_mlp(est, X, y, sample_weight):
         est._optimizer = None
     else:
         def make_problem(Xb, yb, *weights):
+            # No pass over X precedes the stream: each block is checked as it
+            # arrives, so that a NaN is reported as bad input, not divergence.
+            _finite(Xb, "X")
             return NetworkProblem(Xb, _binarized(binarizer, _labels(binarizer, yb), Xb.dtype),
                                   weights[0][:, 0].astype(Xb.dtype) if weights else None,
                                   layer_units, est.activation, out_activation, est.alpha)
@@ -1225,6 +1233,7 @@ def partial_fit_blocks(est, X, y, first, sample_weight=None, **kwargs):
     as it was before the call. Feature names (of a Dask DataFrame) are
     checked once here, against the whole collection.
     """
+    require_dask()  # before any import of Dask: the error says what to install
     X = check_X(est, X, reset=first)
     names = est.__dict__.pop("feature_names_in_", None)
     Y = column(y, X, "y")

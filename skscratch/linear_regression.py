@@ -406,11 +406,12 @@ class LinearRegressionOLS(_dask.DaskScoreMixin, MultiOutputMixin, RegressorMixin
             n_targets = block.mean.shape[0] - n_features
         else:
             X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=first)
+            x_dtype = X.dtype  # float32 in, float32 out, though accumulated in float64
             if sp.issparse(X) and X.dtype != np.float64:
                 X = X.astype(np.float64)  # means and scatter accumulated in float64
             Y = np.asarray(y, dtype=np.float64)
             Y = Y.reshape(-1, 1) if y.ndim == 1 else Y
-            n_features, n_targets, y_ndim, x_dtype = X.shape[1], Y.shape[1], y.ndim, X.dtype
+            n_features, n_targets, y_ndim = X.shape[1], Y.shape[1], y.ndim
             block = None
         if not first and (n_targets != stream.n_targets or y_ndim != stream.y_ndim):
             raise ValueError(
