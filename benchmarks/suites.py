@@ -17,6 +17,7 @@ SUITES = {
     "logistic": "benchmarks.cases_logistic",
     "logistic-matched": "benchmarks.cases_logistic:MATCHED_SUITE",
     "mlp": "benchmarks.cases_mlp",
+    "dask": "benchmarks.cases_dask",
 }
 
 
