@@ -70,6 +70,9 @@ KERNEL_MAX_SAMPLES = 4096
 # Dense rows are read in blocks of about this many entries when building a
 # metric (a float64 block of 2^21 entries is 16 MB).
 _BLOCK_ENTRIES = 2**21
+# A float32 X is widened to float64 for a product in blocks of this many
+# entries (512 KB): see image_rows.
+_WIDEN_ENTRIES = 2**16
 # Per-sample curvatures are floored at this fraction of the bound when the
 # metric is rebuilt, so that no sample is ignored.
 _CURVATURE_FLOOR = 1e-3
@@ -89,7 +92,8 @@ def image_rows(X, W):
     """``X W`` (n, k) in float64, for dense X of either dtype, without a copy of X.
 
     A float32 X is multiplied one block of rows at a time, each block
-    widened to float64 (16 MB at most): the products accumulate in float64.
+    widened to float64 (512 KB, cache-sized, so that the widening costs no
+    extra trip to memory): the products accumulate in float64.
     The logits of the search directions need that: a direction's change of
     the intercept cancels most of ``X dW`` (``db = ... - mu dW``), and a
     float32 sum loses ``eps32 sum_j |x_ij dW_j|`` to rounding, which on
@@ -101,7 +105,7 @@ def image_rows(X, W):
     if X.dtype == np.float64:
         return np.asarray(X @ W)
     Z = np.empty((X.shape[0], W.shape[1]))
-    for start, block in row_blocks(X):
+    for start, block in row_blocks(X, entries=_WIDEN_ENTRIES):
         Z[start:start + block.shape[0]] = block.astype(np.float64) @ W
     return Z
 
