@@ -46,8 +46,9 @@ BLOCK_BYTES = 20 * 2**20
 P_OLS, P_LOGIT = 50, 20
 # Rows per case. Every fit is timed 1 + repeats times per side: with
 # --quick (3 repeats) at 200000 rows the suite took 4.5 min on two cores
-# shared at a load of 8.5, most of it dask-ml's fits; these sizes aim at
-# about a minute (quick) and four (default) on an idle two-core machine.
+# shared at a load of 8.5, most of it dask-ml's fits. At 100000 it took
+# 2.3 min at a load of 0.5 to 4, mostly the logistic case, whose fits are
+# bound by the round trips to the cluster (about 1.5 s per iteration).
 N_ROWS = {"quick": 100_000, "default": 400_000}
 
 
@@ -197,8 +198,9 @@ class _Reference:
     theta = None
 
 
-def _rows_per_block(p):
-    return BLOCK_BYTES // (8 * p)
+def _rows_per_block(n, p):
+    """Blocks of 20 MB, or smaller so that there are at least 8 (the split is by blocks)."""
+    return min(BLOCK_BYTES // (8 * p), max(1, n // 8))
 
 
 def _lapack_factor(block):
@@ -224,7 +226,7 @@ def regression_data(n, p, seed=0):
         import dask.array as da
 
         _Cluster.get()
-        rows = _rows_per_block(p)
+        rows = _rows_per_block(n, p)
         rs = da.random.RandomState(seed)
         rng = np.random.default_rng(seed)
         scale, offset = rng.uniform(0.5, 3.0, p), rng.uniform(-5.0, 5.0, p)
@@ -244,7 +246,7 @@ def classification_data(n, p, seed=1):
         import dask.array as da
 
         _Cluster.get()
-        rows = _rows_per_block(p)
+        rows = _rows_per_block(n, p)
         rs = da.random.RandomState(seed)
         rng = np.random.default_rng(seed)
         X = rs.standard_normal((n, p), chunks=(rows, p)) * rng.uniform(0.5, 2.0, p)
