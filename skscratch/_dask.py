@@ -967,8 +967,10 @@ def fit_logistic(est, X, y, sample_weight, refresh_at):
         """The fitted attributes at a state, for the callbacks (built only if asked for)."""
         def build():
             W, b = original()
-            return {"coef_": np.ascontiguousarray(W.T, dtype=X.dtype),
-                    "intercept_": np.asarray(b, dtype=X.dtype)}
+            # copies: W and b may be views of the iterate the solver goes
+            # on updating in place (one class: W.T is contiguous)
+            return {"coef_": np.array(W.T, dtype=X.dtype, order="C"),
+                    "intercept_": np.array(b, dtype=X.dtype)}
         return build
 
     if kind == "kernel":

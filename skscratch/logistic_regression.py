@@ -383,8 +383,10 @@ class LogisticRegressionGD(_dask.DaskScoreMixin, CallbackSupportMixin, Classifie
             """The fitted attributes of the model at a state, for the callbacks (lazily)."""
             def build():
                 W, b = original()
-                return {"coef_": np.ascontiguousarray(W.T, dtype=X.dtype),
-                        "intercept_": np.asarray(b, dtype=X.dtype)}
+                # copies: W and b may be views of the iterate the solver
+                # goes on updating in place (one class: W.T is contiguous)
+                return {"coef_": np.array(W.T, dtype=X.dtype, order="C"),
+                        "intercept_": np.array(b, dtype=X.dtype)}
             return build
 
         if stochastic and kind == "kernel":

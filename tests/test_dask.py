@@ -497,3 +497,63 @@ def test_importing_the_package_does_not_import_dask():
     code = "import sys, skscratch; print('dask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------------------
+# Callbacks (scikit-learn >= 1.9)
+# ---------------------------------------------------------------------------
+
+
+class _Recorder:
+    """Records the iterations' models; asks to stop after ``stop_after`` of them."""
+
+    def __init__(self, stop_after=None):
+        self.models, self.stop_after, self.closed = [], stop_after, 0
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context, *, X=None, fitted_estimator=None):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        self.closed += 1
+        if context.task_name in ("iteration", "epoch") and fitted_estimator is not None:
+            self.models.append(fitted_estimator)
+            return self.stop_after is not None and len(self.models) >= self.stop_after
+        return False
+
+
+@pytest.mark.parametrize("cls, params", [
+    (LogisticRegressionGD, {}),
+    (MLPClassifierScratch, dict(solver="lbfgs", hidden_layer_sizes=(4,), random_state=0)),
+])
+def test_callbacks_see_each_iteration_of_a_dask_fit(cls, params):
+    # As in memory: one subtask per iteration, whose model is the fit with
+    # max_iter = that many iterations (the same block sums, so to 1e-12),
+    # and a callback's True stops the fit there. Binary, so that W.T is a
+    # contiguous view of the iterate: rejects models that alias the iterate
+    # the solver goes on updating (every recorded model was then the last
+    # one, in memory too), callbacks not passed to the Dask engines (no
+    # models recorded), and models taken before the iteration's step.
+    pytest.importorskip("sklearn.callback")
+    X, y, _ = _classification(n=300, k=2)
+    for data in ((X, y), tuple(_chunked(X, y, rows=110))):
+        rec = _Recorder()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est = cls(max_iter=5, **params).set_callbacks(rec).fit(*data)
+            reference = cls(max_iter=2, **params).fit(*data)
+            stopped = cls(max_iter=50, **params).set_callbacks(_Recorder(stop_after=2)).fit(*data)
+        n = est.n_iter_[0] if np.ndim(est.n_iter_) else est.n_iter_
+        assert len(rec.models) == n >= 2
+
+        def coef(e):
+            return e.coef_ if hasattr(e, "coef_") else np.concatenate(
+                [c.ravel() for c in e.coefs_ + e.intercepts_])
+
+        np.testing.assert_allclose(coef(rec.models[1]), coef(reference), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(coef(stopped), coef(reference), rtol=1e-12, atol=1e-14)
