@@ -22,6 +22,7 @@ SUITES = {
     "mlp": "benchmarks.cases_mlp",
     "mlp-sparse": "benchmarks.cases_mlp:SPARSE_SUITE",
     "mlp-small": "benchmarks.cases_mlp:SMALL_SUITE",
+    "dask": "benchmarks.cases_dask",
 }
 
 

@@ -325,6 +325,39 @@ def _spd_solve(H, r):
     return r / scale  # pragma: no cover - H is not even nearly semi-definite
 
 
+class VectorLogits:
+    """The logit-space operations of :func:`subspace_descent`, on numpy vectors.
+
+    The engine never does arithmetic on logit vectors itself (``n k``
+    entries: the data's size, where everything else is the parameters'
+    ``p k``): it asks the problem, whose numpy version is this mixin, and a
+    problem that keeps its logits elsewhere (distributed in row blocks, see
+    :mod:`skscratch._dask`) overrides these five methods. Images of the
+    search directions ``U`` are held in a store made by :meth:`new_images`,
+    ``U[j] = v`` sets one.
+    """
+
+    def new_images(self, q, image_size):
+        """A store for ``q`` logit vectors of ``image_size`` entries (the images of the directions)."""
+        return np.zeros((q, image_size))
+
+    def select_images(self, U, idx):
+        """The images ``idx`` of the store, as a ``U`` for the methods below."""
+        return U[idx]
+
+    def combine(self, c, U, z=None):
+        """``z + c U`` (``c U`` without ``z``): a move in the logits."""
+        return c @ U if z is None else z + c @ U
+
+    def project(self, U, gz):
+        """``U gz`` (q,): the slopes along the directions."""
+        return U @ gz
+
+    def subspace_model(self, gz, U):
+        """``(U gz, U (d^2 phi / dz^2) U^T)``: the objective's slope and curvature on the span."""
+        return U @ gz, self.outer_hessian(gz, U)
+
+
 _CONVERGED = "converged"
 
 
@@ -349,8 +382,9 @@ def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam, small=0.0):
     keeps working where differences of objective values are lost to
     rounding, without letting rounding noise walk the iterate uphill.
     """
-    grad = U @ gz + lam * Dt
-    H = problem.outer_hessian(gz, U) + lam * DD
+    grad, H = problem.subspace_model(gz, U)
+    grad = grad + lam * Dt
+    H = H + lam * DD
     step = -_spd_solve(H, grad)
     slope = float(grad @ step)
     if not slope < 0.0:  # rounding spoiled the Newton step: the steepest descent's
@@ -370,10 +404,10 @@ def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam, small=0.0):
         # noise does not. This is what resolves the coefficients beyond
         # sqrt(eps) of the objective's scale.
         c = step
-        z_t = z + c @ U
+        z_t = problem.combine(c, U, z)
         f_t, gz_t = problem.outer(z_t)
         f_t += 0.5 * lam * (theta_pen + 2.0 * float(c @ Dt) + float(c @ DD @ c))
-        grad_t = U @ gz_t + lam * (Dt + DD @ c)
+        grad_t = problem.project(U, gz_t) + lam * (Dt + DD @ c)
         if (np.isfinite(f_t) and f_t <= f + 4.0 * _EPS * abs(f)
                 and float(grad_t @ grad_t) <= 0.25 * float(grad @ grad)):
             return c, f_t, gz_t, z_t
@@ -381,7 +415,7 @@ def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam, small=0.0):
     t = 1.0
     while t > 1e-10:
         c = t * step
-        z_t = z + c @ U
+        z_t = problem.combine(c, U, z)
         f_t, gz_t = problem.outer(z_t)
         # lam/2 ||theta + c D||^2 = lam/2 (theta_pen + 2 c.Dt + c DD c)
         f_t += 0.5 * lam * (theta_pen + 2.0 * float(c @ Dt) + float(c @ DD @ c))
@@ -391,7 +425,7 @@ def _minimize_in_span(problem, z, f, gz, U, DD, Dt, theta_pen, lam, small=0.0):
             # At the rounding floor: still downhill by the slope, and no
             # measurable increase of the objective (a few ulps).
             if (f_t <= f + 4.0 * _EPS * abs(f)
-                    and float((U @ gz_t + lam * (Dt + DD @ c)) @ step) <= 0.0):
+                    and float((problem.project(U, gz_t) + lam * (Dt + DD @ c)) @ step) <= 0.0):
                 return c, f_t, gz_t, z_t
         t *= 0.5
     return None
@@ -411,10 +445,13 @@ class _Subspace:
     the Gram matrix drifts away from positive semi-definite).
     """
 
-    def __init__(self, memory, size, image_size, ridge, ridge_from_image=None):
+    def __init__(self, memory, size, image_size, ridge, ridge_from_image=None, logits=None):
         q = memory + 1
+        # the problem's logit-space operations (VectorLogits): U[j], the
+        # image of D[j], is kept where the problem keeps its logits
+        self.logits = VectorLogits() if logits is None else logits
         self.D = np.zeros((q, size))
-        self.U = np.zeros((q, image_size))
+        self.U = self.logits.new_images(q, image_size)
         self.DD = np.zeros((q, q))
         self.Dt = np.zeros(q)
         self.ridge = ridge
@@ -447,17 +484,20 @@ class _Subspace:
         """
         idx = np.flatnonzero(self.active)
         s = c_active @ self.D[idx]
-        Us = c_active @ self.U[idx]
+        Us = self.logits.combine(c_active, self._images(idx))
         row = self._set(self.slot, s, Us, theta)
         self.Dt += row  # theta <- theta + s: D[i] . theta grows by D[i] . s
         self.slot = (self.slot + 1) % self.capacity
         return s
 
+    def _images(self, idx):
+        return self.U if idx.shape[0] == self.capacity else self.logits.select_images(self.U, idx)
+
     def view(self):
         idx = np.flatnonzero(self.active)
         if idx.shape[0] == self.capacity:
             return self.U, self.DD, self.Dt
-        return self.U[idx], self.DD[np.ix_(idx, idx)], self.Dt[idx]
+        return self._images(idx), self.DD[np.ix_(idx, idx)], self.Dt[idx]
 
 
 def subspace_descent(problem, theta, *, max_iter, tol, memory=8, state=None, verbose=False,
@@ -488,7 +528,10 @@ def subspace_descent(problem, theta, *, max_iter, tol, memory=8, state=None, ver
     linear model, 1 on the coefficients and 0 on the intercepts), and
     ``refresh(z)`` (rebuild the
     metric, at the iterations in ``refresh_at``; old steps stay valid, they
-    are moves in ``theta``).
+    are moves in ``theta``). Arithmetic on logit vectors (combinations
+    ``z + c U``, projections ``U g``) also goes through the problem
+    (:class:`VectorLogits`, which numpy problems inherit), so that a problem
+    may keep its logits where its data is.
 
     Stops when ``g^T M^{-1} g <= tol |F|``, or when the Newton step on the
     subspace predicts a decrease of at most ``tol |F| / 2`` (the same
@@ -514,7 +557,7 @@ def subspace_descent(problem, theta, *, max_iter, tol, memory=8, state=None, ver
     check_finite(f)
     g = problem.pullback_theta(gz, theta)
     space = _Subspace(memory, theta.shape[0], z.shape[0], ridge,
-                      getattr(problem, "ridge_from_image", None))
+                      getattr(problem, "ridge_from_image", None), problem)
     # A d of the descent direction: a pass, unless the problem has it at hand
     image_direction = getattr(problem, "image_of_direction", problem.image)
     theta_pen = float(theta @ ridge(theta)) if lam else 0.0

@@ -56,6 +56,7 @@ classified samples, whose true curvature is far below ``c``.
 import numpy as np
 import scipy.sparse as sp
 
+from ._fullbatch import VectorLogits
 from ._linalg import SingularMatrixError, cholesky, solve_triangular
 from ._losses import binary_loss_grad, sigmoid, softmax, softmax_cross_entropy_labels
 from ._prox import soft_threshold
@@ -69,6 +70,9 @@ KERNEL_MAX_SAMPLES = 4096
 # Dense rows are read in blocks of about this many entries when building a
 # metric (a float64 block of 2^21 entries is 16 MB).
 _BLOCK_ENTRIES = 2**21
+# A float32 X is widened to float64 for a product in blocks of this many
+# entries (512 KB): see image_rows.
+_WIDEN_ENTRIES = 2**16
 # Per-sample curvatures are floored at this fraction of the bound when the
 # metric is rebuilt, so that no sample is ignored.
 _CURVATURE_FLOOR = 1e-3
@@ -84,6 +88,28 @@ def row_blocks(X, entries=_BLOCK_ENTRIES):
         yield start, X[start:start + rows]
 
 
+def image_rows(X, W):
+    """``X W`` (n, k) in float64, for dense X of either dtype, without a copy of X.
+
+    A float32 X is multiplied one block of rows at a time, each block
+    widened to float64 (512 KB, cache-sized, so that the widening costs no
+    extra trip to memory): the products accumulate in float64.
+    The logits of the search directions need that: a direction's change of
+    the intercept cancels most of ``X dW`` (``db = ... - mu dW``), and a
+    float32 sum loses ``eps32 sum_j |x_ij dW_j|`` to rounding, which on
+    uncentred features is far more than what is left of ``X dW + db``. The
+    subspace step then minimizes a model with wrong images, and the fit
+    stopped 2e-3 (relative) above the optimum on a float32 copy of data that
+    float64 fits to 1e-12 (measured; with float64 accumulation, 1e-9).
+    """
+    if X.dtype == np.float64:
+        return np.asarray(X @ W)
+    Z = np.empty((X.shape[0], W.shape[1]))
+    for start, block in row_blocks(X, entries=_WIDEN_ENTRIES):
+        Z[start:start + block.shape[0]] = block.astype(np.float64) @ W
+    return Z
+
+
 def max_abs(X):
     """Largest ``|x_ij|`` (0 for an empty X), without a temporary copy of a dense X."""
     if X.shape[0] == 0 or X.shape[1] == 0:
@@ -93,7 +119,61 @@ def max_abs(X):
     return max(float(np.max(np.abs(block))) for _, block in row_blocks(X))
 
 
-class LinearLogit:
+def logit_curvature(Z, multinomial):
+    """Per-sample curvature of logits ``Z`` (n, k): ``sigma'(z)``, or ``max_j p_j (1 - p_j)``."""
+    if multinomial:
+        P = softmax(Z)
+        return np.max(P * (1.0 - P), axis=1)
+    return sigmoid(Z[:, 0]) * sigmoid(-Z[:, 0])
+
+
+def subspace_hessian(gz, U, w, labels, k):
+    """``U (d^2 mean / dz^2) U^T`` (q, q) for flat class-major ``gz`` and directions ``U`` (q, n k).
+
+    ``w`` (n,) are the weights ``s_i / S``, ``labels`` the 0/1 targets
+    (``k = 1``, a sigmoid) or the class indices (a softmax over ``k``
+    classes). The curvature is read off the gradient, with no exponential:
+    for the sigmoid ``g_i = w_i (sigma_i - y_i)``, so ``w_i sigma'_i =
+    w_i sigma_i (1 - sigma_i) = (g_i + w_i y_i)(w_i (1 - y_i) - g_i) / w_i``,
+    each factor a quantity the loss computed without cancellation. For the
+    softmax ``g_ic = w_i (p_ic - [c = y_i])``, so ``w_i p_ic = g_ic +
+    w_i [c = y_i]``, and the Hessian of a sample in its logits is
+    ``diag(p) - p p^T``::
+
+        H = sum_i w_i [sum_c p_ic U_ic U_ic^T - (sum_c p_ic U_ic)(sum_c p_ic U_ic)^T]
+
+    Products of thin matrices: O(n k q^2). A sum over samples, so the
+    Hessian of row blocks is the sum of the blocks' (:mod:`skscratch._dask`).
+    """
+    n = w.shape[0]
+    safe_w = np.where(w > 0, w, 1.0)
+    if k == 1:
+        h = (gz + w * labels) * (w * (1.0 - labels) - gz) / safe_w  # w sigma (1 - sigma)
+        return (U * h) @ U.T
+    q = U.shape[0]
+    wP = gz.reshape(k, n).copy()
+    wP[labels, np.arange(n)] += w  # w_i p_ic
+    U3 = U.reshape(q, k, n)
+    T = U3 * wP  # w_i p_ic U_ic
+    H = T.reshape(q, -1) @ U.T
+    PU = T.sum(axis=1)  # w_i (p_i . U_i), shape (q, n)
+    H -= (PU / safe_w) @ PU.T
+    return H
+
+
+def centred_squares(block, weights, scale, mu_s):
+    """``sum_i v_i ((x_ij / scale_j) - mu_s_j)^2`` per column, for a dense block of rows."""
+    B = (np.asarray(block, dtype=np.float64) / scale) - mu_s
+    return weights @ (B * B)
+
+
+def centred_gram(block, weights, scale, mu_s):
+    """``Bs^T diag(v) Bs`` (p, p) for a dense block, ``Bs = block / scale - mu_s``."""
+    B = (np.asarray(block, dtype=np.float64) / scale) - mu_s
+    return (B * weights[:, None]).T @ B
+
+
+class LinearLogit(VectorLogits):
     """The logistic objective on ``(X, y)`` and the data products the optimizers need.
 
     Parameters
@@ -181,16 +261,20 @@ class LinearLogit:
         """``z = (X W + b)`` as a flat class-major vector: one pass over X.
 
         Linear in ``theta``, so it also maps a direction to the change it
-        makes in the logits. ``W`` is cast to X's dtype so that X is never
-        upcast (a float32 X would otherwise be copied to float64 on every
-        product); the result is widened to float64 for the loss.
+        makes in the logits. A dense float32 X is never copied whole: its
+        blocks are widened to float64 one at a time (:func:`image_rows`). A
+        sparse X is multiplied by ``W`` cast to its dtype; the result is
+        widened to float64 for the loss.
         """
         W, b = self.split(theta)
-        Wx = W.astype(self.X.dtype, copy=False)
         # X W, then one transposing copy of the (n, k) result: BLAS multiplies
         # a C-ordered X by a thin W several times faster than it forms the
         # transposed product W^T X^T directly.
-        Zt = np.array(np.asarray(self.X @ Wx).T, dtype=np.float64, order="C")
+        if self.sparse:
+            Wx = W.astype(self.X.dtype, copy=False)
+            Zt = np.array(np.asarray(self.X @ Wx).T, dtype=np.float64, order="C")
+        else:  # float64 accumulation for a float32 X too (see image_rows)
+            Zt = np.array(image_rows(self.X, W).T, order="C")
         Zt += b[:, None]
         return Zt.ravel()
 
@@ -212,42 +296,15 @@ class LinearLogit:
 
     def curvature(self, z):
         """Per-sample curvature ``sigma'(z)`` (sigmoid), ``max_j p_j (1 - p_j)`` (softmax)."""
-        Z = self.logits(z)
-        if self.multinomial:
-            P = softmax(Z)
-            return np.max(P * (1.0 - P), axis=1)
-        return sigmoid(Z[:, 0]) * sigmoid(-Z[:, 0])
+        return logit_curvature(self.logits(z), self.multinomial)
 
     def outer_hessian(self, gz, U):
         """``U (d^2 mean / dz^2) U^T`` (q, q) for directions ``U`` (q, n k), from the gradient ``gz``.
 
-        The curvature is read off the gradient, with no exponential: for the
-        sigmoid ``g_i = w_i (sigma_i - y_i)``, so ``w_i sigma'_i =
-        w_i sigma_i (1 - sigma_i) = (g_i + w_i y_i)(w_i (1 - y_i) - g_i) / w_i``,
-        each factor a quantity the loss computed without cancellation. For the
-        softmax ``g_ic = w_i (p_ic - [c = y_i])``, so ``w_i p_ic = g_ic +
-        w_i [c = y_i]``, and the Hessian of a sample in its logits is
-        ``diag(p) - p p^T``::
-
-            H = sum_i w_i [sum_c p_ic U_ic U_ic^T - (sum_c p_ic U_ic)(sum_c p_ic U_ic)^T]
-
-        Products of thin matrices: O(n k q^2).
+        See :func:`subspace_hessian`: O(n k q^2), no exponential.
         """
-        w = self.w
-        safe_w = np.where(w > 0, w, 1.0)
-        if not self.multinomial:
-            y = self.targets[:, 0]
-            h = (gz + w * y) * (w * (1.0 - y) - gz) / safe_w  # w sigma (1 - sigma)
-            return (U * h) @ U.T
-        q = U.shape[0]
-        wP = gz.reshape(self.k, self.n).copy()
-        wP[self.y, np.arange(self.n)] += w  # w_i p_ic
-        U3 = U.reshape(q, self.k, self.n)
-        T = U3 * wP  # w_i p_ic U_ic
-        H = T.reshape(q, -1) @ U.T
-        PU = T.sum(axis=1)  # w_i (p_i . U_i), shape (q, n)
-        H -= (PU / safe_w) @ PU.T
-        return H
+        labels = self.y if self.multinomial else self.targets[:, 0]
+        return subspace_hessian(gz, U, self.w, labels, self.k)
 
     # -- gradient, metric, proximal step ----------------------------------------
 
@@ -378,8 +435,7 @@ class LinearLogit:
             return np.maximum(out, 0.0)
         out = np.zeros(self.p)
         for start, block in row_blocks(self.X):
-            B = (np.asarray(block, dtype=np.float64) / scale) - mu_s
-            out += weights[start:start + B.shape[0]] @ (B * B)
+            out += centred_squares(block, weights[start:start + block.shape[0]], scale, mu_s)
         return out
 
     def scaled_gram(self, weights, scale):
@@ -396,8 +452,7 @@ class LinearLogit:
             return A
         A = np.zeros((self.p, self.p))
         for start, block in row_blocks(self.X):
-            B = (np.asarray(block, dtype=np.float64) / scale) - mu_s
-            A += (B * weights[start:start + B.shape[0], None]).T @ B
+            A += centred_gram(block, weights[start:start + block.shape[0]], scale, mu_s)
         return A
 
 
@@ -499,7 +554,7 @@ class CholeskyMetric:
         return self.R_inv.T @ (gW / self.scale[:, None])
 
 
-class RowSpaceLogit:
+class RowSpaceLogit(VectorLogits):
     """The L2-penalized objective of a wide dense problem, in the row space of the data.
 
     With ``n < p`` and a ridge, the minimizer lies in the row space of the

@@ -236,7 +236,7 @@ def batches(order, batch_size, rng, shuffle):
 
 def run_epochs(problem, optimizer, params, n_samples, *, batch_size, max_iter, shuffle,
                rng, tol, n_iter_no_change, early_stopping, state=None, verbose=False,
-               incremental=False, proximal=None, callback=None):
+               incremental=False, proximal=None, callback=None, batch_order=None):
     """Train ``params`` in place by mini-batch steps of ``optimizer``.
 
     Each epoch visits every row once. The epoch's loss is the size-weighted
@@ -255,6 +255,12 @@ def run_epochs(problem, optimizer, params, n_samples, *, batch_size, max_iter, s
     proximal stochastic gradient method). ``callback(n_iter, params, loss)``
     is called at the end of each epoch and may return True to stop there.
 
+    ``batch_order(batch_size, rng, shuffle)``, when given, yields the row
+    indices of each mini-batch of an epoch in place of :func:`batches` over
+    all ``n_samples`` rows (it must visit every row once): the streaming of
+    row blocks uses it (:class:`~skscratch._dask.StreamedBlocks`), so that
+    no epoch needs an index of all the rows.
+
     Returns
     -------
     state : TrainingState
@@ -269,10 +275,12 @@ def run_epochs(problem, optimizer, params, n_samples, *, batch_size, max_iter, s
     state = TrainingState() if state is None else state
     epochs = 1 if incremental else max_iter
     stopped = False
-    order = np.arange(n_samples)
+    order = np.arange(n_samples) if batch_order is None else None
     for _ in range(epochs):
         total = 0.0
-        for idx in batches(order, batch_size, rng, shuffle):
+        epoch = (batches(order, batch_size, rng, shuffle) if batch_order is None
+                 else batch_order(batch_size, rng, shuffle))
+        for idx in epoch:
             loss, grads = problem.loss_grad(params, idx)
             check_finite(loss, state.n_iter + 1)
             total += loss * idx.shape[0]

@@ -18,6 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _dask
 from ._base import check_sample_weight, densify, restore_on_failure
 from ._inference import COV_TYPES, inference_from_data, inference_from_factor
 from ._linalg import CentredFactor, HouseholderQR, MatrixOperator, default_rcond, lstsq
@@ -25,7 +26,7 @@ from ._lsq_sparse import MAX_EXACT_FEATURES, CentredOperator, lsmr, sparse_exact
 from ._nnls import nnls
 
 
-class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
+class LinearRegressionOLS(_dask.DaskScoreMixin, MultiOutputMixin, RegressorMixin, BaseEstimator):
     """Ordinary least squares solved by Householder QR and back-substitution.
 
     Minimizes ``sum_i s_i (y_i - x_i^T theta - b)^2`` (``s_i`` the sample
@@ -255,6 +256,13 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
+        if _dask.is_dask(X, y, sample_weight):
+            # TSQR on the workers; the driver solves the merged triangle.
+            factor, _, n_features, y_ndim, dtype = _dask.linear_factor(
+                self, X, y, sample_weight, reset=True)
+            self._solve_factor(factor, n_features, y_ndim, dtype, ("tsqr", "tsqr_nnls"))
+            self.__dict__.pop("_stream", None)
+            return self
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=True)
         out_dtype = X.dtype
         if sp.issparse(X) and X.dtype != np.float64:
@@ -390,20 +398,38 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         """
         stream = self.__dict__.get("_stream")
         first = stream is None
-        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=first)
-        out_dtype = X.dtype if first else self.coef_.dtype
-        if sp.issparse(X) and X.dtype != np.float64:
-            X = X.astype(np.float64)  # means and scatter accumulated in float64
-        Y = np.asarray(y, dtype=np.float64)
-        Y = Y.reshape(-1, 1) if y.ndim == 1 else Y
-        if not first and (Y.shape[1] != stream.n_targets or y.ndim != stream.y_ndim):
+        if _dask.is_dask(X, y, sample_weight):
+            block, log_w, n_features, y_ndim, x_dtype = _dask.linear_factor(
+                self, X, y, sample_weight, reset=first)
+            n_targets = block.mean.shape[0] - n_features
+        else:
+            X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=first)
+            x_dtype = X.dtype  # float32 in, float32 out, though accumulated in float64
+            if sp.issparse(X) and X.dtype != np.float64:
+                X = X.astype(np.float64)  # means and scatter accumulated in float64
+            Y = np.asarray(y, dtype=np.float64)
+            Y = Y.reshape(-1, 1) if y.ndim == 1 else Y
+            n_features, n_targets, y_ndim = X.shape[1], Y.shape[1], y.ndim
+            block = None
+        if not first and (n_targets != stream.n_targets or y_ndim != stream.y_ndim):
             raise ValueError(
-                f"y has {Y.shape[1]} target(s) (ndim {y.ndim}); the previous partial_fit calls "
+                f"y has {n_targets} target(s) (ndim {y_ndim}); the previous partial_fit calls "
                 f"had {stream.n_targets} (ndim {stream.y_ndim}). Pass the same targets every call."
             )
-        block = _batch_factor(X, Y, sample_weight, self.fit_intercept)
+        if block is None:
+            block = _batch_factor(X, Y, sample_weight, self.fit_intercept)
+            log_w = 0.0 if sample_weight is None else float(
+                np.sum(np.log(sample_weight[sample_weight > 0])))
+        out_dtype = x_dtype if first else self.coef_.dtype
         factor = block if first else stream.factor.merge(block)
-        n_features = X.shape[1]
+        self._solve_factor(factor, n_features, y_ndim, out_dtype,
+                           ("streaming_qr", "streaming_nnls"))
+        self._stream = _Stream(factor, n_targets, y_ndim,
+                               log_w + (0.0 if first else stream.sum_log_weights))
+        return self
+
+    def _solve_factor(self, factor, n_features, y_ndim, out_dtype, names):
+        """Coefficients from the merged factor of the centred ``[X | Y]`` rows (streaming, TSQR)."""
         rcond = self.tol if self.tol is not None else default_rcond(max(factor.count, 1), n_features)
         R = factor.square()
         R_xx, C = R[:n_features, :n_features], R[:n_features, n_features:]
@@ -412,21 +438,18 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         # and so is the non-negative one (the same objective, constrained).
         if self.positive:
             theta, n_iter = _by_target_blocks(lambda Cb: nnls(R_xx, Cb), C, self.n_jobs)
-            rank, solver_used = None, "streaming_nnls"
+            rank, solver_used = None, names[1]
         else:
             fac = HouseholderQR(R_xx, rcond)
             theta = fac.solve(C)
             theta += fac.solve(C - R_xx @ theta)
-            rank, solver_used, n_iter = int(fac.rank), "streaming_qr", None
+            rank, solver_used, n_iter = int(fac.rank), names[0], None
         x_mean, y_mean = factor.mean[:n_features], factor.mean[n_features:]
         intercept = y_mean - x_mean @ theta
-        self._set_coefficients(theta, intercept, y.ndim, out_dtype)
+        self._set_coefficients(theta, intercept, y_ndim, out_dtype)
         self.rank_ = rank
         self.solver_ = solver_used
         self.n_iter_ = n_iter
-        log_w = 0.0 if sample_weight is None else float(np.sum(np.log(sample_weight[sample_weight > 0])))
-        self._stream = _Stream(factor, Y.shape[1], y.ndim, log_w + (0.0 if first else stream.sum_log_weights))
-        return self
 
     def inference(self, X=None, y=None, sample_weight=None, cov_type="nonrobust"):
         """Classical inference for the least-squares coefficients: standard errors, tests, fit statistics.
@@ -479,6 +502,19 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
         if cov_type not in COV_TYPES:
             raise ValueError(f"cov_type must be one of {sorted(COV_TYPES)}; got {cov_type!r}.")
         names = _parameter_names(self)
+        if _dask.is_dask(X, y, sample_weight):
+            if cov_type != "nonrobust":
+                raise ValueError(
+                    f"cov_type={cov_type!r} needs each row's residual; on Dask arrays only the "
+                    "nonrobust covariance is computed (from the merged factor)."
+                )
+            factor, log_w, n_features, _, _ = _dask.linear_factor(self, X, y, sample_weight,
+                                                                  reset=False)
+            if factor.mean.shape[0] - n_features != 1:
+                raise ValueError("inference is for one target at a time; y has "
+                                 f"{factor.mean.shape[0] - n_features}.")
+            return inference_from_factor(factor, self.n_features_in_, self.fit_intercept,
+                                         names, self.tol, log_w)
         if X is None:
             stream = self.__dict__.get("_stream")
             if stream is None:
@@ -536,6 +572,8 @@ class LinearRegressionOLS(MultiOutputMixin, RegressorMixin, BaseEstimator):
             ``X @ coef_.T + intercept_``.
         """
         check_is_fitted(self)
+        if _dask.is_dask(X):
+            return _dask.predict(self, X, "predict")  # lazy, block by block
         X = validate_data(
             self,
             X,

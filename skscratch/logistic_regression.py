@@ -18,6 +18,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _dask
 from ._base import (
     CallbackSupportMixin, FitTasks, batch_size, check_finite_params, check_sample_weight,
     class_sample_weight, partial_fit_classes, restore_on_failure,
@@ -57,7 +58,8 @@ def _stochastic(est):
     return True
 
 
-class LogisticRegressionGD(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
+class LogisticRegressionGD(_dask.DaskScoreMixin, CallbackSupportMixin, ClassifierMixin,
+                           BaseEstimator):
     """Logistic regression fitted by gradient descent, binary and multinomial, at any width.
 
     Minimizes scikit-learn's objective
@@ -333,6 +335,8 @@ class LogisticRegressionGD(CallbackSupportMixin, ClassifierMixin, BaseEstimator)
         self : object
             The fitted estimator.
         """
+        if _dask.is_dask(X, y, sample_weight):
+            return _dask.fit_logistic(self, X, y, sample_weight, _REFRESH_AT)
         X, y, sample_weight = self._validate_xy(X, y, sample_weight, reset=True)
         classes = np.unique(y)
         if classes.shape[0] < 2:
@@ -379,8 +383,10 @@ class LogisticRegressionGD(CallbackSupportMixin, ClassifierMixin, BaseEstimator)
             """The fitted attributes of the model at a state, for the callbacks (lazily)."""
             def build():
                 W, b = original()
-                return {"coef_": np.ascontiguousarray(W.T, dtype=X.dtype),
-                        "intercept_": np.asarray(b, dtype=X.dtype)}
+                # copies: W and b may be views of the iterate the solver
+                # goes on updating in place (one class: W.T is contiguous)
+                return {"coef_": np.array(W.T, dtype=X.dtype, order="C"),
+                        "intercept_": np.array(b, dtype=X.dtype)}
             return build
 
         if stochastic and kind == "kernel":
@@ -481,6 +487,8 @@ class LogisticRegressionGD(CallbackSupportMixin, ClassifierMixin, BaseEstimator)
         model by comparable amounts.
         """
         first = not hasattr(self, "coef_")
+        if _dask.is_dask(X, y, sample_weight):  # each row block in turn
+            return _dask.partial_fit_blocks(self, X, y, first, sample_weight, classes=classes)
         if first:
             self._validate_params()
         classes = partial_fit_classes(self, classes, first)
@@ -555,6 +563,8 @@ class LogisticRegressionGD(CallbackSupportMixin, ClassifierMixin, BaseEstimator)
             returned 1-D; one per class otherwise.
         """
         check_is_fitted(self)
+        if _dask.is_dask(X):
+            return _dask.predict(self, X, "decision_function")  # lazy, block by block
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
                           reset=False)
         scores = _scores(X, self.coef_.T, self.intercept_)
@@ -573,6 +583,8 @@ class LogisticRegressionGD(CallbackSupportMixin, ClassifierMixin, BaseEstimator)
         y_pred : ndarray of shape (n_samples,)
             Predicted class labels.
         """
+        if _dask.is_dask(X):
+            return _dask.predict(self, X, "predict")
         return self._labels(self.decision_function(X))
 
     def predict_proba(self, X):
@@ -588,6 +600,8 @@ class LogisticRegressionGD(CallbackSupportMixin, ClassifierMixin, BaseEstimator)
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities, each row summing to 1.
         """
+        if _dask.is_dask(X):
+            return _dask.predict(self, X, "predict_proba")
         scores = self.decision_function(X)
         Z = scores[:, None] if scores.ndim == 1 else scores
         return predict_proba_from_logits(Z, multinomial=scores.ndim == 2)
@@ -613,6 +627,8 @@ class LogisticRegressionGD(CallbackSupportMixin, ClassifierMixin, BaseEstimator)
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities in the order of ``classes_``.
         """
+        if _dask.is_dask(X):
+            return _dask.predict(self, X, "predict_log_proba")
         scores = self.decision_function(X)
         if scores.ndim == 2:
             L = log_softmax(scores)

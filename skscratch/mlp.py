@@ -16,6 +16,7 @@ from sklearn.utils.validation import (
     _check_sample_weight, check_is_fitted, column_or_1d, validate_data,
 )
 
+from . import _dask
 from ._base import (
     CallbackSupportMixin, FitTasks, batch_size, check_finite_params, class_sample_weight,
     partial_fit_classes, restore_on_failure,
@@ -36,7 +37,8 @@ def _stochastic(est):
     return True
 
 
-class MLPClassifierScratch(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
+class MLPClassifierScratch(_dask.DaskScoreMixin, CallbackSupportMixin, ClassifierMixin,
+                           BaseEstimator):
     """Multi-layer perceptron classifier, trained by backpropagation written from scratch.
 
     A drop-in for :class:`sklearn.neural_network.MLPClassifier`: the same
@@ -249,6 +251,8 @@ class MLPClassifierScratch(CallbackSupportMixin, ClassifierMixin, BaseEstimator)
         self : object
             The fitted estimator.
         """
+        if _dask.is_dask(X, y, sample_weight):
+            return _dask.fit_mlp(self, X, y, sample_weight)
         warm = self.warm_start and hasattr(self, "coefs_")
         X, y, sample_weight = self._validate_xy(X, y, sample_weight, reset=not warm)
         if warm:
@@ -367,6 +371,8 @@ class MLPClassifierScratch(CallbackSupportMixin, ClassifierMixin, BaseEstimator)
             The fitted estimator.
         """
         first = not hasattr(self, "coefs_")
+        if _dask.is_dask(X, y, sample_weight):  # each row block in turn
+            return _dask.partial_fit_blocks(self, X, y, first, sample_weight, classes=classes)
         if first:
             self._validate_params()
         if self.early_stopping:
@@ -445,6 +451,8 @@ class MLPClassifierScratch(CallbackSupportMixin, ClassifierMixin, BaseEstimator)
         y : ndarray of shape (n_samples,) or (n_samples, n_labels)
             Labels from ``classes_``, or 0/1 indicator rows.
         """
+        if _dask.is_dask(X):
+            return _dask.predict(self, X, "predict")  # lazy, block by block
         P = self._output(X)
         if self.n_outputs_ == 1:
             P = P.ravel()
@@ -468,6 +476,8 @@ class MLPClassifierScratch(CallbackSupportMixin, ClassifierMixin, BaseEstimator)
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``.
         """
+        if _dask.is_dask(X):
+            return _dask.predict(self, X, "predict_proba")
         return self._proba_from_logits(self._logits(X))
 
     def _proba_from_logits(self, Z):
@@ -499,6 +509,8 @@ class MLPClassifierScratch(CallbackSupportMixin, ClassifierMixin, BaseEstimator)
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities in the order of ``classes_``.
         """
+        if _dask.is_dask(X):
+            return _dask.predict(self, X, "predict_log_proba")
         Z = self._logits(X)
         if self.out_activation_ == "softmax":
             L = log_softmax(Z)

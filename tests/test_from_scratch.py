@@ -106,13 +106,24 @@ STDLIB_ALLOWED = frozenset(
 # Other plumbing, by name: threadpoolctl (a scikit-learn dependency) limits
 # the BLAS threads around loops of tiny products; it computes nothing.
 OTHER_ALLOWED = {"threadpoolctl": {"ThreadpoolController"}}
+# Dask, for skscratch._dask: scheduling and data movement only. Blocks are
+# mapped (map_blocks), reduced by a function of the package (reduction), summed
+# or maxed over blocks, made (from_array, ones) and computed; never
+# dask.array.linalg, dask-ml or anything else that computes a fit.
+DASK_ALLOWED = {
+    "dask": {"compute"},
+    "dask.array": {"map_blocks", "reduction", "from_array", "asarray", "ones", "ones_like",
+                   "unique", "all", "max", "abs"},
+}
 FORBIDDEN_BUILTINS = frozenset(
     {"__import__", "eval", "exec", "compile", "globals", "locals", "vars", "breakpoint"}
 )
 ATTRIBUTE_BUILTINS = frozenset({"getattr", "hasattr", "setattr", "delattr"})
 DUNDERS_ALLOWED = frozenset(
     {"__init__", "__call__", "__class__", "__name__", "__qualname__", "__doc__",
-     "__dict__", "__iter__", "__len__", "__sklearn_tags__", "__sklearn_is_fitted__"}
+     "__dict__", "__iter__", "__len__", "__sklearn_tags__", "__sklearn_is_fitted__",
+     # the Dask collection protocol: tells a Dask input without importing Dask
+     "__dask_graph__"}
 )
 
 
@@ -127,6 +138,9 @@ def _allowed_name(full):
         return True
     if top in OTHER_ALLOWED:
         return full.rpartition(".")[0] == top and full.rpartition(".")[2] in OTHER_ALLOWED[top]
+    if top in DASK_ALLOWED:
+        module, _, name = full.rpartition(".")
+        return name in DASK_ALLOWED.get(module, ())
     if _within(full, "numpy"):
         return full[len("numpy."):] in NUMPY_ALLOWED
     if _within(full, "scipy.sparse"):
@@ -163,6 +177,8 @@ def _defined_in_plumbing(module, path):
 def _allowed_module(module):
     """Whether ``import module`` may bind it (its attributes are checked at each use)."""
     if module.split(".")[0] in STDLIB_ALLOWED or module in ("numpy", "scipy.sparse"):
+        return True
+    if module in DASK_ALLOWED:
         return True
     return any(names is None and _within(module, m) for m, names in SKLEARN_ALLOWED.items())
 
@@ -308,6 +324,15 @@ def test_module_follows_from_scratch_rule(path):
         "import sklearn.linear_model as lm",
         "import torch",
         "import jax.numpy as jnp",
+        # Dask: scheduling only, never its linear algebra or a fit
+        "import dask.array as da\nq, r = da.linalg.qr(x)",
+        "import dask.array as da\nx = da.linalg.lstsq(a, b)",
+        "from dask.array.linalg import tsqr",
+        "import dask.array.linalg",
+        "from dask_ml.linear_model import LinearRegression",
+        "import dask_glm",
+        "import dask\nf = dask.delayed(solve)",
+        "import dask.array as da\nda = da",
         # star imports
         "from numpy import *",
         "from numpy.linalg import *",
@@ -360,6 +385,9 @@ def test_checker_catches_violations(source):
         "from sklearn.model_selection import train_test_split",
         "from sklearn.utils import check_random_state",
         "from sklearn.callback import ProgressBar",
+        "import dask.array as da\ny = da.map_blocks(f, x, chunks=c)",
+        "import dask\n(a,) = dask.compute(x)",
+        "ok = hasattr(X, '__dask_graph__')",
         "import math\nr = math.sqrt(2.0)",
         "from ._linalg import cholesky",
         "x = getattr(self, '_optimizer', None)\nsaved = dict(self.__dict__)",

@@ -345,8 +345,9 @@ def test_sparse_input_is_never_densified(monkeypatch):
 
 
 def test_float32_data_is_multiplied_in_float32():
-    # A float32 X is never upcast to a float64 copy: the products take the
-    # parameters to float32 instead (traced memory stays far below the
+    # A float32 X is never upcast to a float64 copy: the pullback takes the
+    # gradient to float32, and the image widens 512 KB blocks of rows at a
+    # time to accumulate in float64 (traced memory stays far below the
     # 32 MB a float64 copy of this X would take).
     rng = np.random.default_rng(11)
     X = rng.standard_normal((20000, 200)).astype(np.float32)

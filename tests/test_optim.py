@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from skscratch._fullbatch import _wolfe_step, lbfgs, proximal_descent, subspace_descent
+from skscratch._fullbatch import (
+    VectorLogits, _wolfe_step, lbfgs, proximal_descent, subspace_descent,
+)
 from skscratch._stochastic import SGD, Adam, batches, run_epochs
 from skscratch._training import DivergenceError, TrainingState
 
@@ -287,7 +289,7 @@ def test_batches_follow_scikit_learns_shuffle():
 # --------------------------------------------------------------------------
 
 
-class Composite:
+class Composite(VectorLogits):
     """``F(theta) = 1/(2n) ||A theta - y||^2 + lam/2 ||theta||^2_mask (+ lam1 ||theta_W||_1)``.
 
     The composite form the full-batch engine is written for: ``A`` the data,
