@@ -26,7 +26,8 @@ sampled every 0.5 s), minus its resident memory before that fit.
 
 The issue's scale (10 to 40 million rows by 50 columns, 4 to 16 GB) takes
 minutes per fit on two shared cores, and every case is fitted 8 times per
-side; the default run uses 400000 rows and ``--quick`` 100000 (``N_ROWS``).
+side; the default run uses 400000 rows and ``--quick`` 100000 (``N_ROWS``);
+``--full`` adds a least-squares case on 10 million rows (4 GB) against Dask's TSQR.
 The memory test of ``tests/test_dask_cluster.py`` covers an X larger than a
 worker's memory limit.
 """
@@ -50,6 +51,7 @@ P_OLS, P_LOGIT = 50, 20
 # 2.3 min at a load of 0.5 to 4, mostly the logistic case, whose fits are
 # bound by the round trips to the cluster (about 1.5 s per iteration).
 N_ROWS = {"quick": 100_000, "default": 400_000}
+N_ROWS_FULL = 10_000_000
 
 
 class _Cluster:
@@ -306,6 +308,13 @@ def dask_cases(quick):
             make_theirs=lambda: OnCluster(DaskLstsq()), compare=_lstsq_compare,
         ),
     ]
+    # The issue's scale, 10 million rows (4 GB, never in one process): --full only
+    cases.append(Case(
+        name=f"lstsq {N_ROWS_FULL * 0.8 / 1e6:.2g}M x {P_OLS} vs dask TSQR",
+        description=f"{N_ROWS_FULL} x {P_OLS}, as above; `--full` only (minutes per fit here)",
+        load=regression_data(N_ROWS_FULL, P_OLS), make_ours=ours_ols,
+        make_theirs=lambda: OnCluster(DaskLstsq()), compare=_lstsq_compare, full_only=True,
+    ))
     if _dask_ml_available():
         cases.append(Case(
             name=f"lstsq {ols_size} vs dask-ml",
