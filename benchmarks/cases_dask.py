@@ -24,7 +24,7 @@ training data (small enough here). ``peak worker MB`` is the largest resident
 memory of a worker during the last timed fit (distributed's system monitor,
 sampled every 0.5 s), minus its resident memory before that fit.
 
-The issue's scale (10 to 40 million rows by 50 columns, 4 to 16 GB) takes
+The target scale (10 to 40 million rows by 50 columns, 4 to 16 GB) takes
 minutes per fit on two shared cores, and every case is fitted 8 times per
 side; the default run uses 400000 rows and ``--quick`` 100000 (``N_ROWS``);
 ``--full`` adds a least-squares case on 10 million rows (4 GB) against Dask's TSQR.
@@ -308,7 +308,7 @@ def dask_cases(quick):
             make_theirs=lambda: OnCluster(DaskLstsq()), compare=_lstsq_compare,
         ),
     ]
-    # The scale, 10 million rows (4 GB, never in one process): --full only
+    # The target scale, 10 million rows (4 GB, never in one process): --full only
     cases.append(Case(
         name=f"lstsq {N_ROWS_FULL * 0.8 / 1e6:.2g}M x {P_OLS} vs dask TSQR",
         description=f"{N_ROWS_FULL} x {P_OLS}, as above; `--full` only (minutes per fit here)",

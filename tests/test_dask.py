@@ -9,12 +9,12 @@ in-process it is fast and the run-time guard can see it. The cluster tests
 Bars, and why:
 
 - least squares: TSQR and the in-memory solvers are both QR-class (error
-  ~kappa u each, kappa ~ 10 here): 1e-10 relative, as the issue asks; on
+  ~kappa u each, kappa ~ 10 here): 1e-10 relative, the in-memory estimator's bar; on
   kappa = 1e8, within 10x the in-memory fit's own distance to a LAPACK
   oracle.
 - logistic 'gd': the same engine on sums over blocks; the objective within
   1e-10 relative of the in-memory optimum (the default tol puts both within
-  ~1e-12 of the minimum), far inside the issue's 1e-6.
+  ~1e-12 of the minimum), far inside the 1e-6 asked of it.
 - streaming solvers: the same seed and chunking give the same bits.
 """
 

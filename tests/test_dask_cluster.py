@@ -132,7 +132,7 @@ def test_least_squares_on_data_larger_than_the_workers_memory(small_workers):
     # the workers in 16 MB blocks; each worker may hold 500 MiB. The fit
     # must stream: gathering X (or half of it) would exceed the limit, and
     # the worker would be paused or restarted. Sized to run in ~20 s on two
-    # idle cores (the 1.5 GB takes ~1 min here; the property is the
+    # idle cores (1.5 GB takes ~1 min here; the property is the
     # same once X exceeds a worker's limit).
     #
     # Oracle: TSQR with LAPACK, independent of skscratch's Householder code:

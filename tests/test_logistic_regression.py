@@ -44,7 +44,7 @@ def test_parity_with_sklearn_at_default_settings(name, scaled):
         warnings.simplefilter("error")  # converges at defaults: no ConvergenceWarning
         ours = LogisticRegressionGD().fit(X_tr, y_tr)
     f_ours, f_ref = _objective(ours, X_tr, y_tr), _objective(ref, X_tr, y_tr)
-    # The bar: objective within 1e-6 relative (ours can be below a
+    # The parity bar: objective within 1e-6 relative (ours can be below a
     # reference that stopped early), probabilities within 1e-4, same accuracy.
     assert (f_ours - f_ref) / f_ref < 1e-6
     assert np.max(np.abs(ours.predict_proba(X_te) - ref.predict_proba(X_te))) < 1e-4
