@@ -33,7 +33,7 @@ DEFAULT_OUT = Path("docs") / "benchmarks.md"
 # once its budget is spent (see harness.Repeats).
 CASE_REPEATS = {
     "quick": Repeats(minimum=2, maximum=4, spread=0.15, budget=5.0),
-    "default": Repeats(minimum=3, maximum=7, spread=0.10, budget=30.0),
+    "default": Repeats(minimum=3, maximum=7, spread=0.10, budget=20.0),
     "full": Repeats(minimum=5, maximum=11, spread=0.05, budget=None),
 }
 SWEEP_REPEATS = {
@@ -41,7 +41,7 @@ SWEEP_REPEATS = {
     "default": Repeats(minimum=2, maximum=3, spread=0.10, budget=10.0),
     "full": Repeats(minimum=3, maximum=5, spread=0.10, budget=None),
 }
-SWEEP_BUDGET = {"quick": 10.0, "default": 30.0, "full": None}
+SWEEP_BUDGET = {"quick": 10.0, "default": 20.0, "full": None}
 
 
 def _names(text):

@@ -26,7 +26,7 @@ sampled every 0.5 s), minus its resident memory before that fit.
 
 The target scale (10 to 40 million rows by 50 columns, 4 to 16 GB) takes
 minutes per fit on two shared cores, and every case is fitted 8 times per
-side; the default run uses 400000 rows and ``--quick`` 100000 (``N_ROWS``);
+side; the default run uses 200000 rows and ``--quick`` 100000 (``N_ROWS``);
 ``--full`` adds a least-squares case on 10 million rows (4 GB) against Dask's TSQR.
 The memory test of ``tests/test_dask_cluster.py`` covers an X larger than a
 worker's memory limit.
@@ -50,7 +50,7 @@ P_OLS, P_LOGIT = 50, 20
 # shared at a load of 8.5, most of it dask-ml's fits. At 100000 it took
 # 2.3 min at a load of 0.5 to 4, mostly the logistic case, whose fits are
 # bound by the round trips to the cluster (about 1.5 s per iteration).
-N_ROWS = {"quick": 100_000, "default": 400_000}
+N_ROWS = {"quick": 100_000, "default": 200_000}
 N_ROWS_FULL = 10_000_000
 
 

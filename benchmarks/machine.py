@@ -61,6 +61,39 @@ def _busy_cpu_seconds():
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+def _descendant_cpu_seconds():
+    """CPU seconds of each live process descended from this one, ``{pid: seconds}``.
+
+    The worker processes of a local Dask cluster that a suite starts do the
+    suite's own work: counted as "other processes", they would mark every
+    case of that suite busy. Read from ``/proc/<pid>/stat`` (user and system
+    time, fields 14 and 15); empty off Linux.
+    """
+    parents, times = {}, {}
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        entries = [entry for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return {}
+    for entry in entries:
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                text = stat.read()
+        except OSError:
+            continue  # ended meanwhile
+        # the command name (field 2) is in parentheses and may hold spaces
+        fields = text[text.rindex(")") + 2:].split()
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    own, frontier = set(), [os.getpid()]
+    while frontier:
+        pid = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == pid]
+        own.update(children)
+        frontier.extend(children)
+    return {pid: times[pid] for pid in own}
+
+
 @dataclass
 class Usage:
     """Wall time of a stretch of the run and what the machine did meanwhile.
@@ -129,11 +162,15 @@ class Meter:
         self.load_start = load_average()
         self.busy_start = _busy_cpu_seconds()
         self.own_start = time.process_time()  # every thread of this process
+        self.children_start = _descendant_cpu_seconds()  # and of its worker processes
         self.wall_start = time.perf_counter()
 
     def stop(self):
         wall = time.perf_counter() - self.wall_start
         own = time.process_time() - self.own_start
+        # a worker started during the stretch counts from its start
+        own += sum(seconds - self.children_start.get(pid, 0.0)
+                   for pid, seconds in _descendant_cpu_seconds().items())
         busy_end = _busy_cpu_seconds()
         others = None
         if self.busy_start is not None and busy_end is not None and wall > 0:
