@@ -834,22 +834,11 @@ class _DaskMiniBatchLogit(MiniBatchLogit):
     and its transpose share the pass over each block).
     """
 
-    def curvature_bound(self, n_iter=10, seed=0):
+    def _bound_product(self, W):
         pb = self.problem
-        if self.metric.kind == "cholesky":
-            return 1.0
-        v = np.random.RandomState(seed).standard_normal((pb.p, 1))
-        estimate = 1.0
-        for _ in range(n_iter):
-            v /= np.sqrt(float(np.sum(v * v)))
-            W = self.metric.unwhiten(v)
-            (parts,) = _compute(sum_blocks(_power_block, [pb.X, pb.w], pb.p + 1, W,
-                                           float(self.mu @ W[:, 0]), pb.bound))
-            Hv = parts[:pb.p, None] - np.outer(self.mu, parts[pb.p:])  # Xc^T (c w z)
-            Hv = self.metric.whiten_gradient(Hv + pb.lam2 * W)
-            estimate = float(np.sum(v * Hv))
-            v = Hv
-        return max(estimate, 1e-12)
+        (parts,) = _compute(sum_blocks(_power_block, [pb.X, pb.w], pb.p + 1, W,
+                                       float(self.mu @ W[:, 0]), pb.bound))
+        return parts[:pb.p, None] - np.outer(self.mu, parts[pb.p:])  # Xc^T (c w z)
 
 
 class _BlockLogit:

@@ -837,14 +837,18 @@ class MiniBatchLogit:
         for _ in range(n_iter):
             v /= np.sqrt(float(np.sum(v * v)))
             W = self.metric.unwhiten(v)
-            z = np.asarray(pb.X @ W.astype(pb.X.dtype, copy=False), dtype=np.float64)
-            z -= float(self.mu @ W[:, 0])  # Xc W
-            Hv = pb.pullback(pb.bound * pb.w[:, None] * z)
-            Hv -= np.outer(self.mu, pb.bound * float(pb.w @ z[:, 0]))  # Xc^T (c w z)
-            Hv = self.metric.whiten_gradient(Hv + pb.lam2 * W)
+            Hv = self.metric.whiten_gradient(self._bound_product(W) + pb.lam2 * W)
             estimate = float(np.sum(v * Hv))
             v = Hv
         return max(estimate, 1e-12)
+
+    def _bound_product(self, W):
+        """``Xc^T diag(c w) Xc W`` for one column ``W``: two passes over X."""
+        pb = self.problem
+        z = np.asarray(pb.X @ W.astype(pb.X.dtype, copy=False), dtype=np.float64)
+        z -= float(self.mu @ W[:, 0])  # Xc W
+        Hv = pb.pullback(pb.bound * pb.w[:, None] * z)
+        return Hv - np.outer(self.mu, pb.bound * float(pb.w @ z[:, 0]))  # Xc^T (c w z)
 
     def prox(self, params, steps):
         """Soft-threshold ``V`` after an optimizer step: the L1 penalty's proximal map.
