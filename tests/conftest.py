@@ -15,18 +15,15 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 import pytest  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def dask_cluster():
-    """A real two-worker Dask cluster (processes), started once for the session.
+def _local_cluster(memory_limit):
+    """A real two-worker Dask cluster (processes, one thread each, no dashboard) and its client.
 
-    Small memory limits, one thread per worker, no dashboard. A test that
-    takes this fixture computes on the cluster (the client is the default
-    scheduler while it exists); it is closed at the end of the session.
+    A generator for the fixtures below: yields the client, closes both after.
     """
     pytest.importorskip("dask.array")
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, memory_limit="600MiB",
+        n_workers=2, threads_per_worker=1, processes=True, memory_limit=memory_limit,
         dashboard_address=None, silence_logs=50,
     )
     client = distributed.Client(cluster, set_as_default=False)
@@ -35,3 +32,25 @@ def dask_cluster():
     finally:
         client.close()
         cluster.close()
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """A two-worker cluster with 600 MiB per worker, started once for the session.
+
+    A test that takes this fixture computes on the cluster (the client is
+    not the default scheduler; tests select it); it is closed at the end of
+    the session.
+    """
+    yield from _local_cluster("600MiB")
+
+
+@pytest.fixture(scope="module")
+def small_workers():
+    """Two worker processes limited to 500 MiB each.
+
+    A worker that imports scikit-learn and SciPy already holds ~290 MB
+    resident (measured), so 500 MiB leaves ~200 MB for data: far less than
+    the X the memory test fits (576 MB).
+    """
+    yield from _local_cluster("500MiB")

@@ -107,26 +107,6 @@ def _factor_block(block):
     return scipy.linalg.qr(block, mode="r")[0][:block.shape[1]]
 
 
-@pytest.fixture(scope="module")
-def small_workers():
-    """Two worker processes limited to 500 MiB each.
-
-    A worker that imports scikit-learn and SciPy already holds ~290 MB
-    resident (measured), so 500 MiB leaves ~200 MB for data: far less than
-    the X the test below fits (576 MB).
-    """
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, memory_limit="500MiB",
-        dashboard_address=None, silence_logs=50,
-    )
-    client = distributed.Client(cluster, set_as_default=False)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
-
-
 def test_least_squares_on_data_larger_than_the_workers_memory(small_workers):
     # X: 9 million rows x 8 float64 columns (576 MB), generated lazily on
     # the workers in 16 MB blocks; each worker may hold 500 MiB. The fit
