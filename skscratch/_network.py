@@ -37,6 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._losses import binary_loss_grad, sigmoid, softmax, softmax_cross_entropy_labels
+from ._stochastic import RowSparseGradient
 
 __all__ = ["ACTIVATIONS", "NetworkProblem", "forward", "glorot_init"]
 
@@ -328,27 +329,38 @@ class NetworkProblem:
         elif self._sparse:
             # X^T delta_1 has non-zero rows only for the features present in
             # the batch (a few thousand of 2**18 hashed columns): it is
-            # computed on those columns alone and added to the penalty's
-            # gradient, which is written in the same pass that would
-            # otherwise clear the whole (p, u_1) block.
-            np.multiply(coefs[0], penalty, out=grads[0])
+            # computed on those columns alone. On a mini-batch the optimizer
+            # forms [penalty W_1 + X^T delta_1] stretch by stretch as it uses
+            # it (RowSparseGradient: the (p, u_1) block is never written);
+            # on all the rows (L-BFGS) it is written out here, the same sums.
             present, compact = _column_compressed(X)
-            grads[0][present] += compact.T @ delta
+            data_term = compact.T @ delta
             np.matmul(buf.ones, delta, out=grads[L])
+            if idx is None:
+                np.multiply(coefs[0], penalty, out=grads[0])
+                grads[0][present] += data_term
         else:
             np.matmul(X.T, delta, out=grads[0])
             np.matmul(buf.ones, delta, out=grads[L])
 
         if self.alpha:
             # alpha / (2 S) sum ||W_l||^2 and its gradient (alpha / S) W_l
-            squares = 0.0
             for l, (start, fan_in, fan_out) in enumerate(self._blocks):
-                W = theta[start:start + fan_in * fan_out]
-                squares += float(np.dot(W, W))
                 if l or augmented or not self._sparse:
+                    W = theta[start:start + fan_in * fan_out]
                     self._grad[start:start + fan_in * fan_out] += penalty * W
-            loss += 0.5 * penalty * squares
+            loss += 0.5 * penalty * self._squares(theta)
+        if self._sparse and idx is not None:
+            fan_in, fan_out = self._blocks[0][1:]
+            return loss, [RowSparseGradient(self._grad, theta, fan_in * fan_out, fan_out,
+                                            penalty, present, data_term)]
         return loss, [self._grad]
+
+    def _squares(self, theta):
+        """``sum_l ||W_l||^2``, the weights' squared norm (intercepts excluded)."""
+        return sum(float(np.dot(theta[start:start + fan_in * fan_out],
+                                theta[start:start + fan_in * fan_out]))
+                   for start, fan_in, fan_out in self._blocks)
 
     def proba(self, X, params):
         """Output probabilities for the rows of ``X`` at ``params = [theta]``."""

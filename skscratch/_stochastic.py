@@ -43,22 +43,100 @@ from ._training import TrainingState, check_finite
 _STRETCH = 1 << 16
 
 
+class RowSparseGradient:
+    """A flat gradient whose leading block is ``scale * theta + rows``, formed where it is used.
+
+    A network's first layer on wide sparse input (a hashed bag of words: 2**18
+    columns) has a mini-batch gradient ``scale W + X_b^T delta`` (the L2
+    term, then the data term) whose data term is zero but for the rows of
+    the batch's columns: a few thousand of the p rows. Written out, it costs
+    a pass that writes the p x u block, a scatter of the rows into it, and a
+    pass that reads it back in the optimizer: three trips through memory of
+    an array far larger than the cache, for every mini-batch. The optimizers
+    instead form each stretch of it in cache just before they use it
+    (:func:`_stretches`), with the same roundings: ``scale * w`` first, the
+    data term added to it.
+
+    Parameters
+    ----------
+    dense : ndarray of shape (size,)
+        The whole gradient, flat, of which entries ``[lead, size)`` are read;
+        the leading ``lead`` entries are not.
+    theta : ndarray of shape (size,)
+        The parameters, flat, at which the gradient was taken.
+    lead : int
+        Entries of the leading block: ``width`` times its number of rows.
+    width : int
+        Entries per row of the leading block (the row-major ``p x width``).
+    scale : float
+        The L2 term's factor.
+    rows : ndarray of int, sorted and unique
+        Rows of the leading block with a data term.
+    values : ndarray of shape (len(rows), width)
+        Their data term.
+    """
+
+    def __init__(self, dense, theta, lead, width, scale, rows, values):
+        self.dense, self.theta, self.lead, self.width = dense, theta, lead, width
+        self.scale, self.rows, self.values = scale, rows, values
+        self.shape, self.dtype = dense.shape, dense.dtype
+
+    def stretch_length(self):
+        """A stretch length of whole rows (the multiple of ``width`` nearest below _STRETCH)."""
+        return max(self.width, _STRETCH // self.width * self.width)
+
+    def fill(self, start, stop, out):
+        """Write entries ``[start, stop)`` of the gradient into ``out``."""
+        lead_stop = min(stop, self.lead)
+        if start < lead_stop:
+            head = out[:lead_stop - start]
+            np.multiply(self.theta[start:lead_stop], self.scale, out=head)
+            # The rows of the data term that fall in the stretch (both ends are
+            # row boundaries: see stretch_length), added to the L2 term.
+            r0, r1 = start // self.width, -(-lead_stop // self.width)
+            i0, i1 = np.searchsorted(self.rows, (r0, r1))
+            if i1 > i0:
+                head.reshape(-1, self.width)[self.rows[i0:i1] - r0] += self.values[i0:i1]
+        if stop > lead_stop:
+            out[lead_stop - start:] = self.dense[max(start, lead_stop):stop]
+
+    def toarray(self):
+        """The whole gradient as a flat array (written into ``dense``)."""
+        self.fill(0, self.lead, self.dense[:self.lead])
+        return self.dense
+
+
 def _stretches(p, *others):
     """``(p_, others_..., t, u)`` for consecutive stretches of the arrays, in place.
 
     ``p_`` and ``others_`` are views of the same entries of each array (all of
     ``p``'s shape); ``t`` and ``u`` are scratch buffers of the stretch's size.
-    Arrays that are not contiguous are given whole.
+    Arrays that are not contiguous are given whole. A :class:`RowSparseGradient`
+    among ``others`` is given as the stretch of it formed in a third buffer
+    (read-only for the caller); the stretches are then whole rows of its
+    leading block.
     """
+    lazy = [isinstance(a, RowSparseGradient) for a in others]
     arrays = (p,) + others
-    if not all(a.flags.c_contiguous for a in arrays) or p.size <= _STRETCH:
-        yield arrays + (np.empty_like(p), np.empty_like(p))
+    if (not all(a.flags.c_contiguous for a, l in zip(arrays[1:], lazy) if not l)
+            or not p.flags.c_contiguous or p.size <= _STRETCH):
+        whole = tuple(a.toarray().reshape(p.shape) if l else a for a, l in zip(others, lazy))
+        yield (p,) + whole + (np.empty_like(p), np.empty_like(p))
         return
-    flat = [a.reshape(-1) for a in arrays]
-    t, u = np.empty(_STRETCH, dtype=p.dtype), np.empty(_STRETCH, dtype=p.dtype)
-    for start in range(0, p.size, _STRETCH):
-        stop = min(start + _STRETCH, p.size)
-        yield tuple(a[start:stop] for a in flat) + (t[:stop - start], u[:stop - start])
+    length = next((a.stretch_length() for a, l in zip(others, lazy) if l), _STRETCH)
+    flat = [p.reshape(-1)] + [a if l else a.reshape(-1) for a, l in zip(others, lazy)]
+    t, u = np.empty(length, dtype=p.dtype), np.empty(length, dtype=p.dtype)
+    g = np.empty(length, dtype=p.dtype) if any(lazy) else None
+    for start in range(0, p.size, length):
+        stop = min(start + length, p.size)
+        views = [flat[0][start:stop]]
+        for a, l in zip(flat[1:], lazy):
+            if l:
+                a.fill(start, stop, g[:stop - start])
+                views.append(g[:stop - start])
+            else:
+                views.append(a[start:stop])
+        yield tuple(views) + (t[:stop - start], u[:stop - start])
 
 
 class SGD:

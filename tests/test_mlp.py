@@ -249,6 +249,34 @@ def test_sparse_input_equals_dense(solver):
                                dense.predict_proba(X), rtol=1e-7, atol=1e-10)
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_wide_sparse_input_equals_dense(solver):
+    # A first layer larger than one stretch of the optimizers' update (3000
+    # x 30 weights: 90000 entries, stretches of 65520): on sparse input its
+    # mini-batch gradient is formed stretch by stretch from the batch's
+    # columns (RowSparseGradient), on dense input written out whole. The
+    # two fits must agree to rounding (the products sum in different
+    # orders). Rejects data-term rows added to the wrong stretch or dropped
+    # at a stretch's edge, the L2 term left out of the sparse gradient, and
+    # a second layer's penalty lost on the sparse path: each moves the loss
+    # curve by more than 1e-6 here (alpha=1e-2).
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    X = sp.random(300, 3000, density=0.01, random_state=1, format="csr")
+    y = rng.integers(0, 3, 300)
+    y[X[:, :50].sum(axis=1).A1 > 0] = 3  # a class the first columns predict
+    kw = dict(hidden_layer_sizes=(30, 7), solver=solver, alpha=1e-2, max_iter=5,
+              batch_size=64, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense = MLPClassifierScratch(**kw).fit(X.toarray(), y)
+        sparse = MLPClassifierScratch(**kw).fit(X, y)
+    np.testing.assert_allclose(sparse.loss_curve_, dense.loss_curve_, rtol=1e-9)
+    for a, b in zip(sparse.coefs_, dense.coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-12)
+
+
 def _split(X, y, scale):
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, stratify=y,
                                                         random_state=0)

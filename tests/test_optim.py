@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skscratch._fullbatch import (
     VectorLogits, _wolfe_step, lbfgs, proximal_descent, subspace_descent,
 )
-from skscratch._stochastic import SGD, Adam, batches, run_epochs
+from skscratch._stochastic import SGD, Adam, RowSparseGradient, batches, run_epochs
 from skscratch._training import DivergenceError, TrainingState
 
 
@@ -153,6 +153,51 @@ def test_adam_steps_equal_scikit_learns(shapes):
         ref.update_params(theirs, grads)
         for a, b in zip(ours, theirs):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def _row_sparse_gradient(theta, p, width, seed):
+    """A RowSparseGradient on theta's leading p x width block, and its written-out twin."""
+    rng = np.random.default_rng(seed)
+    dense = rng.standard_normal(theta.shape)  # the entries past the leading block
+    rows = np.sort(rng.choice(p, size=p // 3, replace=False))
+    rows[0], rows[-1] = 0, p - 1  # the first and last rows, on stretch edges
+    values = rng.standard_normal((rows.shape[0], width)) * 10.0 ** rng.uniform(-3, 1)
+    scale = 10.0 ** rng.uniform(-5, -2)
+    written = dense.copy()
+    written[:p * width] = scale * theta[:p * width]
+    written[:p * width].reshape(p, width)[rows] += values
+    return RowSparseGradient(dense, theta, p * width, width, scale, rows, values), written
+
+
+@pytest.mark.parametrize("p, width", [(3000, 100), (5, 7)])
+@pytest.mark.parametrize("make", [
+    lambda ps: Adam(ps, learning_rate_init=0.01),
+    lambda ps: SGD(ps, 0.05, momentum=0.9, nesterov=True),
+])
+def test_row_sparse_gradient_steps_equal_the_written_out_gradient(make, p, width):
+    # A first layer on sparse input hands the optimizers its gradient as
+    # ``scale * W + rows`` to be formed stretch by stretch; the steps must be
+    # those of the written-out gradient, bit for bit (the same operations on
+    # the same numbers). 3000 x 100 plus a tail is 4.6 stretches, whose
+    # length (65500, whole rows of 100) does not divide 2**16; 5 x 7 is
+    # within one stretch (the whole-array path). Rejects a stretch given the
+    # rows of another (an off-by-one row offset), rows dropped at a stretch's
+    # edge, the L2 term missing or applied to the entries past the block,
+    # and a tail past the leading block not copied.
+    theta = np.random.default_rng(0).standard_normal(p * width + 2 * width + 3)
+    lazy_params, dense_params = [theta.copy()], [theta.copy()]
+    lazy_opt, dense_opt = make(lazy_params), make(dense_params)
+    for step in range(3):
+        lazy, written = _row_sparse_gradient(lazy_params[0], p, width, seed=step)
+        np.testing.assert_array_equal(written, _row_sparse_gradient(
+            dense_params[0], p, width, seed=step)[1])
+        lazy_opt.update_params(lazy_params, [lazy])
+        dense_opt.update_params(dense_params, [written])
+        np.testing.assert_array_equal(lazy_params[0], dense_params[0])
+    # Written out whole (the path of short or strided parameters), at the
+    # parameters it is taken at (it reads them: valid until they move).
+    lazy, written = _row_sparse_gradient(theta, p, width, seed=7)
+    np.testing.assert_array_equal(lazy.toarray(), written)
 
 
 def test_adam_converges_with_decaying_steps():
