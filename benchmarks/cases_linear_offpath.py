@@ -187,30 +187,49 @@ def _with_numeric(X, rng):
 ONE_HOT_LEVELS = [3, 5, 8, 13, 21, 34, 55, 89, 144]  # 9 categorical features, 372 levels
 
 
+# --quick keeps every row of these suites on a quarter of the rows (the
+# widths, ranks and paths taken are those of the default run): the fits and
+# the oracles' QR take a quarter of the time.
+QUICK_ROWS = 4
+
+
+def _rows(n, quick):
+    """Rows generated for a case of ``n`` (train + test), shrunk by ``--quick``."""
+    return n // QUICK_ROWS if quick else n
+
+
+def _train(n):
+    """Training rows of an 80/20 split of ``n`` (the size in a case's name)."""
+    return n - n // 5
+
+
 def sparse_cases(quick):
+    big, small, onehot = _rows(250_000, quick), _rows(12_500, quick), _rows(125_000, quick)
     return [
         Case(
-            name="sparse 200000x20000 d=1e-3",
-            description="uniform(0, 1) entries at 4M random positions (`random_state=0`), "
-                        "`y = X w + 3 + N(0, 1)`; 80/20 split. Too large for a dense oracle: "
+            name=f"sparse {_train(big)}x20000 d=1e-3",
+            description=f"uniform(0, 1) entries at {big * 20:,} random positions "
+                        "(`random_state=0`), `y = X w + 3 + N(0, 1)`; "
+                        f"{big} rows, 80/20 split. Too large for a dense oracle: "
                         "scipy's LSMR to `atol = btol = 1e-15` is the reference",
-            load=sparse_random_case(250_000, 20_000, 1e-3, oracle=False),
+            load=sparse_random_case(big, 20_000, 1e-3, oracle=False),
             make_ours=LinearRegressionOLS, make_theirs=LinearRegression,
             compare=compare_to_reference,
         ),
         Case(
-            name="sparse 10000x1500 d=1e-2",
-            description="as above, 12500 x 1500 at density 1e-2, 80/20 split; LSMR path "
+            name=f"sparse {_train(small)}x1500 d=1e-2",
+            description=f"as above, {small} x 1500 at density 1e-2, 80/20 split; LSMR path "
                         "(more than 1250 features); dense oracle",
-            load=sparse_random_case(12_500, 1_500, 1e-2, oracle=True),
+            load=sparse_random_case(small, 1_500, 1e-2, oracle=True),
             make_ours=LinearRegressionOLS, make_theirs=LinearRegression,
             compare=compare_to_reference,
         ),
         Case(
-            name="one-hot sparse 100000x372",
+            name=f"one-hot sparse {_train(onehot)}x372",
             description="9 categorical features with 3..144 Zipf-distributed levels, one-hot "
-                        "encoded (CSR) beside the intercept (rank 364), 125000 rows, 80/20 split",
-            load=one_hot_case(125_000, ONE_HOT_LEVELS, sparse=True),
+                        f"encoded (CSR) beside the intercept (rank 364), {onehot} rows, "
+                        "80/20 split",
+            load=one_hot_case(onehot, ONE_HOT_LEVELS, sparse=True),
             make_ours=LinearRegressionOLS, make_theirs=LinearRegression,
             compare=compare_to_reference,
         ),
@@ -218,53 +237,54 @@ def sparse_cases(quick):
 
 
 def collinear_cases(quick):
+    small, large = _rows(25_000, quick), _rows(62_500, quick)
     return [
         Case(
-            name="one-hot 20000x100",
+            name=f"one-hot {_train(small)}x100",
             description="5 categorical features of 20 Zipf-distributed levels, one-hot encoded "
-                        "(dense) beside the intercept: rank 95; 25000 rows, 80/20 split",
-            load=one_hot_case(25_000, [20] * 5, sparse=False),
+                        f"(dense) beside the intercept: rank 95; {small} rows, 80/20 split",
+            load=one_hot_case(small, [20] * 5, sparse=False),
             make_ours=LinearRegressionOLS, make_theirs=LinearRegression,
             compare=compare_to_reference,
         ),
         Case(
-            name="one-hot 50000x300",
+            name=f"one-hot {_train(large)}x300",
             description="10 categorical features of 30 levels (dense one-hot, rank 290); "
-                        "62500 rows, 80/20 split",
-            load=one_hot_case(62_500, [30] * 10, sparse=False),
+                        f"{large} rows, 80/20 split",
+            load=one_hot_case(large, [30] * 10, sparse=False),
             make_ours=LinearRegressionOLS, make_theirs=LinearRegression,
             compare=compare_to_reference,
         ),
         Case(
-            name="one-hot + numeric 50000x377",
+            name=f"one-hot + numeric {_train(large)}x377",
             description="the 9 one-hot blocks of the sparse suite (dense) and 5 numeric "
-                        "columns with mean 3, sd 10; 62500 rows, 80/20 split",
-            load=one_hot_case(62_500, ONE_HOT_LEVELS, sparse=False, extra=_with_numeric),
+                        f"columns with mean 3, sd 10; {large} rows, 80/20 split",
+            load=one_hot_case(large, ONE_HOT_LEVELS, sparse=False, extra=_with_numeric),
             make_ours=LinearRegressionOLS, make_theirs=LinearRegression,
             compare=compare_to_reference,
         ),
         Case(
-            name="duplicated columns 50000x200",
+            name=f"duplicated columns {_train(large)}x200",
             description="`make_regression(n_features=180, noise=10)` and 20 rescaled copies of "
-                        "its columns (rank 180); 62500 rows, 80/20 split",
-            load=duplicated_columns(62_500, 200, 20),
+                        f"its columns (rank 180); {large} rows, 80/20 split",
+            load=duplicated_columns(large, 200, 20),
             make_ours=LinearRegressionOLS, make_theirs=LinearRegression,
             compare=compare_to_reference,
         ),
         Case(
             name="polynomial degree 3 of 6",
             description="`PolynomialFeatures(degree=3, include_bias=True)` of 6 uniform(0, 1) "
-                        "inputs (84 columns, the bias constant), 50000 rows, 80/20 split",
-            load=polynomial(62_500, 6, 3),
+                        f"inputs (84 columns, the bias constant), {large} rows, 80/20 split",
+            load=polynomial(large, 6, 3),
             make_ours=LinearRegressionOLS, make_theirs=LinearRegression,
             compare=compare_to_reference,
         ),
         Case(
-            name="one-hot 20000x100, householder",
+            name=f"one-hot {_train(small)}x100, householder",
             description="the first case on the reference path: `solver='householder'` "
                         "(blocked Householder QR, pivoted QR of R, complete orthogonal "
                         "decomposition)",
-            load=one_hot_case(25_000, [20] * 5, sparse=False),
+            load=one_hot_case(small, [20] * 5, sparse=False),
             make_ours=lambda: LinearRegressionOLS(solver="householder"),
             make_theirs=LinearRegression,
             compare=compare_to_reference,
