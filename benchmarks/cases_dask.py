@@ -27,7 +27,8 @@ sampled every 0.5 s), minus its resident memory before that fit.
 The target scale (10 to 40 million rows by 50 columns, 4 to 16 GB) takes
 minutes per fit on two shared cores, and every case is fitted 8 times per
 side; the default run uses 200000 rows and ``--quick`` 100000 (``N_ROWS``);
-``--full`` adds a least-squares case on 10 million rows (4 GB) against Dask's TSQR.
+``--full`` adds a least-squares case on 10 million rows (4 GB) against Dask's TSQR
+and a logistic case on 5 million rows (800 MB) against dask-ml.
 The memory test of ``tests/test_dask_cluster.py`` covers an X larger than a
 worker's memory limit.
 """
@@ -52,6 +53,7 @@ P_OLS, P_LOGIT = 50, 20
 # bound by the round trips to the cluster (about 1.5 s per iteration).
 N_ROWS = {"quick": 100_000, "default": 200_000}
 N_ROWS_FULL = 10_000_000
+N_ROWS_LOGIT_FULL = 5_000_000
 
 
 class _Cluster:
@@ -330,6 +332,15 @@ def dask_cases(quick):
             load=classification_data(n_logit, P_LOGIT),
             make_ours=lambda: OnCluster(LogisticRegressionGD()),
             make_theirs=lambda: OnCluster(DaskMLLogistic()), compare=_logistic_compare,
+        ))
+        # Several million rows (5 million, 800 MB): --full only
+        cases.append(Case(
+            name=f"logistic {N_ROWS_LOGIT_FULL * 0.8 / 1e6:.2g}M x {P_LOGIT} vs dask-ml",
+            description=f"{N_ROWS_LOGIT_FULL} x {P_LOGIT}, as above; `--full` only",
+            load=classification_data(N_ROWS_LOGIT_FULL, P_LOGIT),
+            make_ours=lambda: OnCluster(LogisticRegressionGD()),
+            make_theirs=lambda: OnCluster(DaskMLLogistic()), compare=_logistic_compare,
+            full_only=True,
         ))
     return cases
 
