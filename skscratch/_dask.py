@@ -43,6 +43,7 @@ from sklearn.utils.validation import _check_feature_names, _check_n_features, ch
 
 from ._base import FitTasks, batch_size
 from ._fullbatch import lbfgs, proximal_descent, subspace_descent
+from ._inference import sum_log_weights
 from ._linalg import CentredFactor
 from ._linear_logit import (
     _CURVATURE_FLOOR, CholeskyMetric, DiagonalMetric, FeatureMoments, LinearLogit,
@@ -308,8 +309,7 @@ def _ols_block(Xb, Yb, *weights, centre):
     s = _check_weights(weights[0][:, 0]) if weights else None
     Z = np.hstack([Xb.astype(np.float64, copy=False), Yb.astype(np.float64, copy=False)])
     factor = CentredFactor.from_rows(Z, s, centre=centre)
-    log_w = 0.0 if s is None else float(np.sum(np.log(s[s > 0])))
-    return _pack_factor(factor, log_w, Z.shape[1]).reshape(1, -1)
+    return _pack_factor(factor, sum_log_weights(s), Z.shape[1]).reshape(1, -1)
 
 
 def _merge_packed(parts, axis=None, keepdims=False, *, q, centre):
