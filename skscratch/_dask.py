@@ -48,7 +48,7 @@ from ._linalg import CentredFactor
 from ._linear_logit import (
     _CURVATURE_FLOOR, CholeskyMetric, DiagonalMetric, FeatureMoments, LinearLogit,
     MiniBatchLogit, centred_gram, centred_squares, choose_metric, image_rows, logit_curvature,
-    subspace_hessian,
+    max_abs, subspace_hessian,
 )
 from ._losses import binary_loss_grad, softmax_cross_entropy_labels
 from ._network import NetworkProblem, glorot_init
@@ -795,13 +795,7 @@ class _Counts:
 def _moments_block(Xb, sb):
     """``[sum s x, sum s x^2]`` per column of a block, checking its entries' size."""
     _finite(Xb, "X")
-    largest = float(np.max(np.abs(Xb))) if Xb.size else 0.0
-    if not largest <= FeatureMoments.MAX_ABS:
-        raise ValueError(
-            f"X has entries of magnitude {largest:.3g}; the stochastic solvers need "
-            f"|x| <= {FeatureMoments.MAX_ABS:.0e} to keep the squared feature scales finite. "
-            "Rescale the features (for example with MaxAbsScaler or StandardScaler)."
-        )
+    FeatureMoments.check_scale(max_abs(Xb))
     B = Xb.astype(np.float64)
     s = sb[:, 0]
     return np.concatenate([B.T @ s, (B * B).T @ s])
@@ -811,10 +805,7 @@ def feature_moments(X, s, S, fit_intercept):
     """:class:`~skscratch._linear_logit.FeatureMoments` of all the rows, from one pass of block sums."""
     p = X.shape[1]
     (sums,) = _compute(sum_blocks(_moments_block, [X, s], 2 * p))
-    moments = FeatureMoments(p)
-    moments.weight, moments.first, moments.second = float(S), sums[:p], sums[p:]
-    moments.mu = sums[:p] / S if (fit_intercept and S > 0) else np.zeros(p)
-    return moments
+    return FeatureMoments(p).add(float(S), sums[:p], sums[p:], fit_intercept)
 
 
 def _power_block(Xb, wb, W, mu_W, bound):
