@@ -161,6 +161,24 @@ def check_finite_params(*arrays, name="coefficients", advice="lower learning_rat
         raise ValueError(f"The fit produced non-finite {name}; {advice}.")
 
 
+class InMemoryRows:
+    """The rows of an in-memory fit, validated by the estimator's ``_validate_xy``.
+
+    The estimators with a Dask path run one fit on either home of the data;
+    each has a subclass of this for the rows in memory and a twin in
+    :mod:`skscratch._dask` for row blocks, both answering what its fit asks
+    of the data (validation, weighting, the problem, the mini-batches).
+    """
+
+    def __init__(self, est, X, y, sample_weight, reset=True):
+        self.X, self.y, self.sample_weight = est._validate_xy(X, y, sample_weight, reset=reset)
+
+    @property
+    def task_args(self):
+        """``(X, y, sample_weight)`` of the training rows, for the callbacks."""
+        return self.X, self.y, self.sample_weight
+
+
 # ---------------------------------------------------------------------------
 # scikit-learn's callback API (scikit-learn >= 1.9), and nothing before it
 # ---------------------------------------------------------------------------

@@ -42,13 +42,13 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names, _check_n_features, check_is_fitted
 
 from ._base import FitTasks, batch_size
-from ._fullbatch import lbfgs, proximal_descent, subspace_descent
+from ._fullbatch import lbfgs
 from ._inference import sum_log_weights
 from ._linalg import CentredFactor
 from ._linear_logit import (
     _CURVATURE_FLOOR, CholeskyMetric, DiagonalMetric, FeatureMoments, LinearLogit,
-    MiniBatchLogit, centred_gram, centred_squares, choose_metric, image_rows, logit_curvature,
-    max_abs, subspace_hessian,
+    MiniBatchLogit, centred_gram, centred_squares, image_rows, logit_curvature, max_abs,
+    subspace_hessian,
 )
 from ._losses import binary_loss_grad, softmax_cross_entropy_labels
 from ._network import NetworkProblem, glorot_init
@@ -653,21 +653,23 @@ class DaskLinearLogit(LinearLogit):
         Class index of each row.
     s : dask.array.Array of shape (n, 1)
         Row weights (class weights folded in), persisted.
-    S : float
-        Total weight.
+    class_totals : ndarray of shape (n_classes,)
+        Total weight of each class (from the pass that made ``s``).
     n_classes, C, l1_ratio, fit_intercept
         As for :class:`LinearLogit`.
     """
 
-    def __init__(self, X, idx, s, S, *, n_classes, C, l1_ratio, fit_intercept):
+    def __init__(self, X, idx, s, class_totals, *, n_classes, C, l1_ratio, fit_intercept):
         self.X = X
         self.sparse = False
         self.n, self.p = X.shape
+        self.n_classes = n_classes
         self.multinomial = n_classes > 2
         self.k = n_classes if self.multinomial else 1
         self.y = idx
         self.sw = s
-        self.S = S
+        self._class_totals = np.asarray(class_totals, dtype=np.float64)
+        S = self.S = float(self._class_totals.sum())
         self.w = (s / S).persist()  # s_i / S: the loss comes out as a mean
         lam = 0.0 if np.isinf(C) else 1.0 / (C * S)
         self.lam2, self.lam1 = (1.0 - l1_ratio) * lam, l1_ratio * lam
@@ -689,6 +691,9 @@ class DaskLinearLogit(LinearLogit):
         self.bound = 0.5 if self.multinomial else 0.25
         self.metric = None
         self._pending = (None, None)  # (gradient in the logits, its pullback under way)
+
+    def class_totals(self):
+        return self._class_totals
 
     # -- the data products, block by block ---------------------------------
 
@@ -776,20 +781,6 @@ class DaskLinearLogit(LinearLogit):
         mu_s = self.mu / scale
         (out,) = _compute(sum_blocks(_gram_block, [self.X, weights], self.p * self.p, scale, mu_s))
         return out.reshape(self.p, self.p)
-
-
-class _Counts:
-    """Class totals in the shape :meth:`LogisticRegressionGD._initial_theta` reads a problem.
-
-    One row per class with that class's total weight: ``bincount(y,
-    weights=sw)`` of it is the class totals, so the estimator's own rule for
-    the first intercept applies unchanged without a pass over the rows.
-    """
-
-    def __init__(self, problem, weighted):
-        self.size, self.split, self.k = problem.size, problem.split, problem.k
-        self.y = np.arange(weighted.shape[0])
-        self.sw = np.asarray(weighted, dtype=np.float64)
 
 
 def _moments_block(Xb, sb):
@@ -897,110 +888,68 @@ def _refuse_early_stopping(est):
         )
 
 
-def fit_logistic(est, X, y, sample_weight, refresh_at):
-    """:meth:`LogisticRegressionGD.fit` on Dask arrays.
+class LogisticBlocks:
+    """The row blocks of a Dask fit, in the shape :meth:`LogisticRegressionGD.fit` reads its data.
 
-    'gd' runs the full-batch engine on a :class:`DaskLinearLogit`: the same
-    iterations as in memory, on sums over blocks. 'sgd' and 'adam' stream the
+    The estimator runs one fit on this or on its rows in memory. Here 'gd'
+    runs the full-batch engine on a :class:`DaskLinearLogit`: the same
+    iterations as in memory, on sums over blocks; 'sgd' and 'adam' stream the
     row blocks (:class:`StreamedBlocks`) with the metric of all the rows.
+    Early stopping is refused (the hold-out would straddle the blocks), and
+    so is the row-space metric.
+
+    Attributes
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        The validated rows.
+    classes : ndarray of shape (n_classes,)
+        The sorted labels of ``y`` (one pass over ``y``).
+    row_space : bool
+        False: 'auto' picks the row space for few, wide rows (n <= 4096),
+        data that fits in memory anyway; on blocks the diagonal metric does
+        the job without the n x n kernel matrix.
     """
-    require_dask()  # before any import of Dask: the error says what to install
-    X = check_X(est, X, reset=True)
-    Y, classes = class_labels(y, X)
-    if classes.shape[0] < 2:
-        raise ValueError(
-            f"LogisticRegressionGD needs samples of at least 2 classes in the data, "
-            f"but the data contains only one class: {classes[0]!r}."
-        )
-    warm = est.warm_start and hasattr(est, "coef_") and np.array_equal(classes, est.classes_)
-    start = (est._dense_coef(), est.intercept_) if warm else None
-    est.classes_ = classes
-    stochastic = est.solver in ("sgd", "adam")
-    if est.metric in ("cholesky", "kernel") and est.l1_ratio > 0:
-        raise ValueError(
-            f"metric={est.metric!r} needs l1_ratio=0: the L1 penalty's proximal step "
-            "needs a diagonal metric. Use metric='auto' or 'diagonal'."
-        )
-    if est.metric == "kernel":
+
+    row_space = False
+
+    def __init__(self, est, X, y, sample_weight):
+        require_dask()  # before any import of Dask: the error says what to install
+        self.X = check_X(est, X, reset=True)
+        _refuse_early_stopping(est)
+        self.Y, self.classes = class_labels(y, self.X)
+        self.sample_weight = sample_weight
+        # scikit-learn's callbacks see the Dask array, y and the weights as given
+        self.task_args = (self.X, y, sample_weight)
+
+    def check_row_space(self, est):
         raise ValueError(
             "metric='kernel' (the row space of the data) works on the n x n kernel matrix of "
             "the rows, in memory; it is not available on Dask arrays. Use metric='auto' or "
             "'diagonal', or fit on X.compute() if the rows fit in memory."
         )
-    if est.early_stopping and not stochastic:
-        raise ValueError("early_stopping=True needs solver='sgd' or 'adam'.")
-    _refuse_early_stopping(est)
-    idx = class_indices(Y, classes).persist()
-    s, _, weighted = row_weights(est.class_weight, classes, idx, sample_weight, X)
-    est._check_two_weighted_classes(classes, weighted)
-    problem = DaskLinearLogit(X, idx, s, float(weighted.sum()), n_classes=classes.shape[0],
-                              C=est.C, l1_ratio=est.l1_ratio, fit_intercept=est.fit_intercept)
-    theta0 = problem.pack(*start) if warm else est._initial_theta(_Counts(problem, weighted))
-    state = TrainingState()
-    kind = choose_metric(X, X.shape[1], est.l1_ratio, est.C, est.metric)
-    # scikit-learn's callbacks, as in the in-memory fit: one subtask per
-    # iteration (gd) or epoch (sgd, adam); X is the Dask array.
-    tasks = FitTasks(est, X, y, sample_weight, est._max_iter(),
-                     "epoch" if stochastic else "iteration")
 
-    def attributes(original):
-        """The fitted attributes at a state, for the callbacks (built only if asked for)."""
-        def build():
-            W, b = original()
-            # copies: W and b may be views of the iterate the solver goes
-            # on updating in place (one class: W.T is contiguous)
-            return {"coef_": np.array(W.T, dtype=X.dtype, order="C"),
-                    "intercept_": np.array(b, dtype=X.dtype)}
-        return build
+    def weigh(self, est):
+        """Class indices and row weights, persisted; refuse fewer than 2 weighted classes."""
+        self.idx = class_indices(self.Y, self.classes).persist()
+        self.s, _, self.weighted = row_weights(est.class_weight, self.classes, self.idx,
+                                               self.sample_weight, self.X)
+        est._check_two_weighted_classes(self.classes, self.weighted)
 
-    if kind == "kernel":
-        # 'auto' picks the row space for few, wide rows (n <= 4096): data that
-        # fits in memory anyway. On blocks, the diagonal metric does the job
-        # without the n x n kernel matrix.
-        kind = "diagonal"
-    if stochastic:
-        moments = None
-        if kind == "cholesky":
-            metric, mu = problem.build_metric(kind), problem.mu
-        else:
-            moments = feature_moments(X, s, problem.S, est.fit_intercept)
-            metric, mu = moments.metric(problem.bound, problem.lam2), moments.mu
+    def problem(self, est):
+        return DaskLinearLogit(self.X, self.idx, self.s, self.weighted,
+                               n_classes=self.classes.shape[0], C=est.C, l1_ratio=est.l1_ratio,
+                               fit_intercept=est.fit_intercept)
+
+    def feature_moments(self, problem, fit_intercept):
+        return feature_moments(self.X, self.s, problem.S, fit_intercept)
+
+    def mini_batches(self, problem, metric, mu):
+        """``(view, epochs, batch_order)``: the whole problem's view, and the streamed blocks."""
         view = _DaskMiniBatchLogit(problem, metric, mu)
-        W0, b0 = problem.split(theta0)
-        params = view.params(W0.T, b0)
-        optimizer = est._new_optimizer(params, view)
-        tasks.begin(attributes(lambda: view.original(params)))
         stream = StreamedBlocks(
-            [X, idx, s], lambda Xb, ib, sb: MiniBatchLogit(_BlockLogit(problem, Xb, ib, sb),
-                                                           metric, mu))
-        run_epochs(
-            stream, optimizer, params, X.shape[0],
-            batch_size=batch_size(est.batch_size, X.shape[0]), max_iter=est._max_iter(),
-            shuffle=est.shuffle, rng=_rng(est), tol=est._tol(),
-            n_iter_no_change=est.n_iter_no_change, early_stopping=False, state=state,
-            verbose=est.verbose, proximal=view.prox if problem.lam1 else None,
-            batch_order=stream.batch_order,
-            callback=lambda n, p, f: tasks.step(attributes(lambda: view.original(p))),
-        )
-        W, b = view.original(params)
-        est._optimizer_, est._moments = optimizer, moments
-        est.metric_ = kind
-    else:
-        problem.build_metric(kind)
-        descent = proximal_descent if problem.lam1 else subspace_descent
-        tasks.begin(attributes(lambda: problem.split(theta0)))
-        theta, state = descent(
-            problem, theta0, max_iter=est._max_iter(), tol=est._tol(X.dtype) ** 2,
-            state=state, verbose=est.verbose, refresh_at=refresh_at,
-            callback=lambda n, t, f: tasks.step(attributes(lambda: problem.split(t))),
-        )
-        W, b = problem.split(theta)
-        est._optimizer_ = est._moments = None
-        est.metric_ = problem.metric.kind
-    est._store(W, b, X.dtype, state, n_iter=state.n_iter)
-    est._training, est._last_lam2 = state, problem.lam2
-    tasks.end()
-    return est
+            [self.X, self.idx, self.s],
+            lambda Xb, ib, sb: MiniBatchLogit(_BlockLogit(problem, Xb, ib, sb), metric, mu))
+        return view, stream, stream.batch_order
 
 
 def _rng(est):

@@ -203,6 +203,7 @@ class LinearLogit(VectorLogits):
         self.X = X
         self.sparse = sp.issparse(X)
         self.n, self.p = X.shape
+        self.n_classes = n_classes
         self.multinomial = n_classes > 2
         self.k = n_classes if self.multinomial else 1
         self.y = np.asarray(y)
@@ -223,6 +224,10 @@ class LinearLogit(VectorLogits):
         self.metric = None
         self._col_scale = None
         self._squares = None
+
+    def class_totals(self):
+        """The total weight of each class, ``sum_{i: y_i = c} s_i`` (n_classes,)."""
+        return np.bincount(self.y, weights=self.sw, minlength=self.n_classes)
 
     # -- parameters ------------------------------------------------------------
 
