@@ -145,6 +145,14 @@ def class_sample_weight(class_weight, classes, y, sample_weight, partial=False):
     return sample_weight * per_row.astype(sample_weight.dtype, copy=False)
 
 
+def binarize(binarizer, y, dtype):
+    """The targets of a fitted ``LabelBinarizer`` as a dense array of ``dtype`` (n, n_outputs)."""
+    Y = binarizer.transform(y)
+    if sp.issparse(Y):
+        Y = Y.toarray()
+    return np.asarray(Y, dtype=dtype)
+
+
 def batch_size(requested, n_samples):
     """The mini-batch size: 'auto' is ``min(200, n)``; a larger request is clipped, with a warning."""
     if requested == "auto":

@@ -8,7 +8,12 @@ numerics of :mod:`skscratch._linalg`, :mod:`skscratch._linear_logit` or
 :mod:`skscratch._network` on one row block, as numpy arrays, where the block
 lives.
 
-- Least squares (:func:`fit_linear`): TSQR. Each block's rows ``[X | y]``
+An estimator's ``fit`` is written once, for both homes of the data:
+:class:`LogisticBlocks` and :class:`NetworkBlocks` answer what it asks of
+the data (validation, class weights, the problem, the mini-batches) for row
+blocks, as the estimator modules' in-memory twins answer it for arrays.
+
+- Least squares (:func:`linear_factor`): TSQR. Each block's rows ``[X | y]``
   are reduced to their centred triangular factor on the worker that holds
   them (:class:`~skscratch._linalg.CentredFactor`), the factors are merged in
   a tree reduction on the workers, and the driver solves the final
@@ -36,13 +41,10 @@ import functools
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import is_classifier
-from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names, _check_n_features, check_is_fitted
 
-from ._base import FitTasks, batch_size
-from ._fullbatch import lbfgs
+from ._base import binarize
 from ._inference import sum_log_weights
 from ._linalg import CentredFactor
 from ._linear_logit import (
@@ -51,9 +53,8 @@ from ._linear_logit import (
     subspace_hessian,
 )
 from ._losses import binary_loss_grad, softmax_cross_entropy_labels
-from ._network import NetworkProblem, glorot_init
-from ._stochastic import batches, run_epochs
-from ._training import TrainingState
+from ._network import NetworkProblem
+from ._stochastic import batches
 
 INSTALL_HINT = "pip install 'skscratch[dask]'"
 
@@ -510,6 +511,20 @@ def _class_counts_block(idx, s, n_classes):
                            np.bincount(idx[:, 0], weights=s[:, 0], minlength=n_classes)])
 
 
+def _class_weights(class_weight, classes, counts):
+    """The weight of each class: ``'balanced'`` from the classes' row ``counts``, or a dict's.
+
+    ``'balanced'`` weighs class c by ``n / (n_classes * count_c)``, as
+    scikit-learn's ``compute_class_weight`` (0 for a class with no rows); a
+    dict weighs the classes it does not name by 1.
+    """
+    if isinstance(class_weight, str):  # 'balanced'
+        present = counts > 0
+        K = classes.shape[0]
+        return np.where(present, counts.sum() / (K * np.where(present, counts, 1.0)), 0.0)
+    return np.array([float(class_weight.get(c, 1.0)) for c in classes])
+
+
 def row_weights(class_weight, classes, idx, sample_weight, X):
     """Per-row weights (sample weights times class weights) and the class totals.
 
@@ -527,11 +542,7 @@ def row_weights(class_weight, classes, idx, sample_weight, X):
     counts, weighted = totals[:K], totals[K:]
     if class_weight is None:
         return plain.persist(), counts, weighted
-    if isinstance(class_weight, str):  # 'balanced'
-        present = counts > 0
-        class_w = np.where(present, counts.sum() / (K * np.where(present, counts, 1.0)), 0.0)
-    else:
-        class_w = np.array([float(class_weight.get(c, 1.0)) for c in classes])
+    class_w = _class_weights(class_weight, classes, counts)
     s = map_rows(_weights_block, [idx, *sw], 1, class_w=class_w).persist()
     return s, counts, weighted * class_w
 
@@ -952,10 +963,6 @@ class LogisticBlocks:
         return view, stream, stream.batch_order
 
 
-def _rng(est):
-    return check_random_state(est.random_state)
-
-
 # ---------------------------------------------------------------------------
 # The network
 # ---------------------------------------------------------------------------
@@ -966,17 +973,11 @@ def _labels(binarizer, yb):
     return yb if binarizer.y_type_ == "multilabel-indicator" else yb[:, 0]
 
 
-def _binarized(binarizer, yb, dtype):
-    Y = binarizer.transform(yb)
-    Y = Y.toarray() if sp.issparse(Y) else Y
-    return np.asarray(Y, dtype=dtype)
-
-
 def _network_block(Xb, yb, *weights, theta, binarizer, layer_units, activation, out_activation):
     """``[sum s loss, sum s grad]`` of the unpenalized network objective on one block."""
     _finite(Xb, "X")
     sb = _check_weights(weights[0][:, 0]).astype(Xb.dtype) if weights else None
-    Y = _binarized(binarizer, _labels(binarizer, yb), Xb.dtype)
+    Y = binarize(binarizer, _labels(binarizer, yb), Xb.dtype)
     block = NetworkProblem(Xb, Y, sb, layer_units, activation, out_activation, 0.0)
     loss, (grad,) = block.loss_grad([theta], None)
     S = float(Xb.shape[0]) if sb is None else float(sb.sum(dtype=np.float64))
@@ -1019,136 +1020,114 @@ def _network_weights_block(yb, *weights, classes, class_w):
     return s.reshape(-1, 1)
 
 
-def fit_mlp(est, X, y, sample_weight):
-    """:meth:`MLPClassifierScratch.fit` on Dask arrays.
+class NetworkBlocks:
+    """The row blocks of a Dask fit, in the shape :meth:`MLPClassifierScratch.fit` reads its data.
 
+    The estimator runs one fit on this or on its rows in memory. Here
     'lbfgs' runs full batch on per-block sums (:class:`DaskNetwork`); 'sgd'
-    and 'adam' stream the row blocks (:class:`StreamedBlocks`).
+    and 'adam' stream the row blocks (:class:`StreamedBlocks`). Early
+    stopping is refused (the hold-out would straddle the blocks).
+
+    Attributes
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        The validated rows.
+    labels : ndarray
+        What the label binarizer is fitted on: the sorted classes of a 1-D
+        ``y`` (one pass over ``y``), or two rows of 0 and 1 that make the
+        binarizer see an indicator matrix of ``y``'s width.
     """
-    require_dask()  # before any import of Dask: the error says what to install
-    import dask.array as da
 
-    warm = est.warm_start and hasattr(est, "coefs_")
-    X = check_X(est, X, reset=not warm)
-    _refuse_early_stopping(est)
-    Y = column(y, X, "y")
-    if Y.ndim == 2 and Y.shape[1] == 1:
-        Y = Y[:, 0]
-    if Y.ndim == 1:
-        (classes,) = _compute(da.unique(Y))
-        check_classification_targets(classes)
-        template_y = classes
-    else:
-        (values,) = _compute(da.unique(Y))
-        if not np.all(np.isin(values, [0, 1])):
-            raise ValueError("A 2-D y must be a label indicator matrix of 0 and 1 (multilabel).")
-        # Two rows that make LabelBinarizer see an indicator matrix of this width.
-        template_y = np.vstack([np.zeros(Y.shape[1], dtype=int), np.ones(Y.shape[1], dtype=int)])
-    if warm:
-        if not np.array_equal(template_y if Y.ndim == 1 else est.classes_, est.classes_):
-            raise ValueError(
-                f"warm_start can only be used where y has the same classes as in the "
-                f"previous call to fit: previously {est.classes_.tolist()}, now "
-                f"{np.asarray(template_y).tolist()}."
-            )
-        binarizer = est._binarizer
-    else:
-        binarizer = LabelBinarizer().fit(template_y)
-        est._binarizer = binarizer
-        est.classes_ = binarizer.classes_
-    n_outputs = _binarized(binarizer, np.asarray(template_y)[:1], X.dtype).shape[1]
-    class_w = None
-    if est.class_weight is not None:
-        if binarizer.y_type_ == "multilabel-indicator":
-            raise ValueError("class_weight is not supported for multilabel targets; "
-                             "pass sample_weight instead.")
-        K = est.classes_.shape[0]
-        if isinstance(est.class_weight, str):
-            idx = class_indices(Y, est.classes_)
-            (counts,) = _compute(sum_blocks(_class_counts_block, [idx, da.ones_like(idx, dtype=np.float64)], 2 * K, K))
-            counts = counts[:K]
-            class_w = np.where(counts > 0, counts.sum() / (K * np.where(counts > 0, counts, 1.0)), 0.0)
+    def __init__(self, est, X, y, sample_weight, reset):
+        require_dask()  # before any import of Dask: the error says what to install
+        import dask.array as da
+
+        self.X = check_X(est, X, reset=reset)
+        _refuse_early_stopping(est)
+        Y = column(y, self.X, "y")
+        if Y.ndim == 2 and Y.shape[1] == 1:
+            Y = Y[:, 0]
+        if Y.ndim == 1:
+            (classes,) = _compute(da.unique(Y))
+            check_classification_targets(classes)
+            self.labels = classes
         else:
-            class_w = np.array([float(est.class_weight.get(c, 1.0)) for c in est.classes_])
-    Ycol = _rows(Y)
-    arrays = [X, Ycol]
-    if sample_weight is not None or class_w is not None:
-        sw = [] if sample_weight is None else [
-            _rows(column(sample_weight, X, "sample_weight", dtype=np.float64, ndim=1))]
-        s = map_rows(_network_weights_block, [Ycol, *sw], 1, classes=est.classes_,
-                     class_w=class_w).persist()
-        arrays.append(s)
-        (S,) = _compute(s.sum())
-    else:
-        S = float(X.shape[0])
-    layer_units = [X.shape[1], *est._hidden_sizes(), n_outputs]
-    if warm:
-        previous = [c.shape[0] for c in est.coefs_] + [est.coefs_[-1].shape[1]]
-        if previous != layer_units:
-            raise ValueError(
-                f"warm_start needs the same layer sizes as the previous fit ({previous}); "
-                f"got {layer_units}. Set warm_start=False to start afresh."
-            )
-    out_activation = "softmax" if binarizer.y_type_ == "multiclass" else "logistic"
-    rng = _rng(est)
-    if warm:
-        start = est.coefs_ + est.intercepts_
-        state = copy.deepcopy(est._state)
-        state.no_improvement_count = 0
-    else:
-        coefs, intercepts = glorot_init(layer_units, est.activation, rng, X.dtype)
-        start = coefs + intercepts
-        state = TrainingState()
-    template = NetworkProblem(np.zeros((1, X.shape[1]), X.dtype), np.zeros((1, n_outputs), X.dtype),
-                              None, layer_units, est.activation, out_activation, est.alpha)
-    params = [template.pack(start)]
-    start_iter = state.n_iter
-    block_args = dict(binarizer=binarizer, layer_units=layer_units, activation=est.activation,
-                      out_activation=out_activation)
-    tasks = FitTasks(est, X, y, sample_weight, est.max_iter,
-                     "iteration" if est.solver == "lbfgs" else "epoch")
-    L = template.n_layers
+            (values,) = _compute(da.unique(Y))
+            if not np.all(np.isin(values, [0, 1])):
+                raise ValueError("A 2-D y must be a label indicator matrix of 0 and 1 "
+                                 "(multilabel).")
+            # Two rows that make LabelBinarizer see an indicator matrix of this width.
+            self.labels = np.vstack([np.zeros(Y.shape[1], dtype=int),
+                                     np.ones(Y.shape[1], dtype=int)])
+        self.Y, self.sample_weight = Y, sample_weight
+        # scikit-learn's callbacks see the Dask array, y and the weights as given
+        self.task_args = (self.X, y, sample_weight)
 
-    def attributes(theta):
-        """The fitted attributes of the network at ``theta``, for the callbacks (lazily)."""
-        def build():
-            views = [view.copy() for view in template.unpack(theta)]
-            return {"coefs_": views[:L], "intercepts_": views[L:], "n_layers_": L + 1,
-                    "n_outputs_": views[L - 1].shape[1], "out_activation_": out_activation}
-        return build
+    def classes(self):
+        """The sorted labels of a 1-D ``y``; None for a label indicator matrix."""
+        return np.asarray(self.labels) if self.Y.ndim == 1 else None
 
-    tasks.begin(attributes(params[0]))
-    if est.solver == "lbfgs":
-        problem = DaskNetwork(arrays, template, float(S), est.alpha, **block_args)
-        lbfgs(problem, params, max_iter=est.max_iter, gtol=est.tol, max_fun=est.max_fun,
-              state=state, verbose=est.verbose,
-              callback=lambda n, p, f: tasks.step(attributes(p[0])))
-        ran = state.n_iter > start_iter
-        loss = state.loss_curve[-1] if ran else problem.loss_grad(params, None)[0]
-        est._optimizer = None
-    else:
+    def binarize(self, binarizer):
+        """Keep the binarizer for the blocks; return the number of output columns."""
+        self.binarizer = binarizer
+        return binarize(binarizer, np.asarray(self.labels)[:1], self.X.dtype).shape[1]
+
+    def weigh(self, est):
+        """The row weights (sample weights times class weights), persisted, and their total."""
+        import dask.array as da
+
+        est._check_class_weight()
+        class_w = None
+        if est.class_weight is not None:
+            counts = None
+            if isinstance(est.class_weight, str):
+                K = est.classes_.shape[0]
+                idx = class_indices(self.Y, est.classes_)
+                (counts,) = _compute(sum_blocks(_class_counts_block,
+                                                [idx, da.ones_like(idx, dtype=np.float64)],
+                                                2 * K, K))
+                counts = counts[:K]
+            class_w = _class_weights(est.class_weight, est.classes_, counts)
+        Ycol = _rows(self.Y)
+        self.arrays = [self.X, Ycol]
+        if self.sample_weight is not None or class_w is not None:
+            sw = [] if self.sample_weight is None else [
+                _rows(column(self.sample_weight, self.X, "sample_weight", dtype=np.float64,
+                             ndim=1))]
+            s = map_rows(_network_weights_block, [Ycol, *sw], 1, classes=est.classes_,
+                         class_w=class_w).persist()
+            self.arrays.append(s)
+            (self.S,) = _compute(s.sum())
+        else:
+            self.S = float(self.X.shape[0])
+
+    def network(self, layer_units, activation, out_activation, alpha):
+        """A network on one row of zeros: the parameters' layout, not an objective."""
+        return NetworkProblem(np.zeros((1, layer_units[0]), self.X.dtype),
+                              np.zeros((1, layer_units[-1]), self.X.dtype), None, layer_units,
+                              activation, out_activation, alpha)
+
+    def full_batch(self, template):
+        return DaskNetwork(self.arrays, template, float(self.S), template.alpha,
+                           binarizer=self.binarizer, layer_units=template.layer_units,
+                           activation=template.activation,
+                           out_activation=template.out_activation)
+
+    def mini_batches(self, template):
+        """``(epochs, batch_order)`` for :func:`run_epochs`: the streamed blocks."""
+        binarizer = self.binarizer
+
         def make_problem(Xb, yb, *weights):
             # No pass over X precedes the stream: each block is checked as it
             # arrives, so that a NaN is reported as bad input, not divergence.
             _finite(Xb, "X")
-            return NetworkProblem(Xb, _binarized(binarizer, _labels(binarizer, yb), Xb.dtype),
+            return NetworkProblem(Xb, binarize(binarizer, _labels(binarizer, yb), Xb.dtype),
                                   weights[0][:, 0].astype(Xb.dtype) if weights else None,
-                                  layer_units, est.activation, out_activation, est.alpha)
+                                  template.layer_units, template.activation,
+                                  template.out_activation, template.alpha)
 
-        optimizer = est._make_optimizer(params)
-        stream = StreamedBlocks(arrays, make_problem)
-        run_epochs(
-            stream, optimizer, params, X.shape[0], batch_size=batch_size(est.batch_size, X.shape[0]),
-            max_iter=est.max_iter, shuffle=est.shuffle, rng=rng, tol=est.tol,
-            n_iter_no_change=est.n_iter_no_change, early_stopping=False, state=state,
-            verbose=est.verbose, batch_order=stream.batch_order,
-            callback=lambda n, p, f: tasks.step(attributes(p[0])),
-        )
-        loss = state.loss_curve[-1]
-        est._optimizer = optimizer
-    est._store(template, params, state, start_iter, loss, out_activation, False)
-    tasks.end()
-    return est
+        stream = StreamedBlocks(self.arrays, make_problem)
+        return stream, stream.batch_order
 
 
 # ---------------------------------------------------------------------------
