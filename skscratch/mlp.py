@@ -620,15 +620,18 @@ class _Rows(InMemoryRows):
     def hold_out(self, fraction, rng):
         """Split off a validation set for early stopping: ``(X_val, Y_val, sw_val)``."""
         # scikit-learn's split, so that a seed holds out the same rows: from the
-        # same RandomState, stratified only for a single output column.
+        # same RandomState, stratified only for a single output column. y is
+        # split with them (the rows are the same whatever is split along):
+        # the callbacks see the training rows' X, y and weights.
         Y, sample_weight = self.Y, self.sample_weight
-        arrays = (self.X, Y) if sample_weight is None else (self.X, Y, sample_weight)
+        arrays = (self.X, Y, self.y) if sample_weight is None else (self.X, Y, self.y,
+                                                                      sample_weight)
         split = train_test_split(
             *arrays, test_size=fraction, stratify=Y if Y.shape[1] == 1 else None,
             random_state=rng,
         )
-        self.X, X_val, self.Y, Y_val = split[:4]
-        self.sample_weight, sw_val = (None, None) if sample_weight is None else split[4:]
+        self.X, X_val, self.Y, Y_val, self.y = split[:5]
+        self.sample_weight, sw_val = (None, None) if sample_weight is None else split[6:]
         if X_val.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase "
                              "validation_fraction or the size of your dataset.")
