@@ -803,13 +803,6 @@ def _moments_block(Xb, sb):
     return np.concatenate([B.T @ s, (B * B).T @ s])
 
 
-def feature_moments(X, s, S, fit_intercept):
-    """:class:`~skscratch._linear_logit.FeatureMoments` of all the rows, from one pass of block sums."""
-    p = X.shape[1]
-    (sums,) = _compute(sum_blocks(_moments_block, [X, s], 2 * p))
-    return FeatureMoments(p).add(float(S), sums[:p], sums[p:], fit_intercept)
-
-
 def _power_block(Xb, wb, W, mu_W, bound):
     """``[X_b^T (c w z), sum c w z]`` with ``z = X_b W - mu W``: a Hessian-vector product's parts."""
     z = np.asarray(Xb @ W.astype(Xb.dtype, copy=False), dtype=np.float64) - mu_W
@@ -952,7 +945,10 @@ class LogisticBlocks:
                                fit_intercept=est.fit_intercept)
 
     def feature_moments(self, problem, fit_intercept):
-        return feature_moments(self.X, self.s, problem.S, fit_intercept)
+        """The :class:`FeatureMoments` of all the rows, from one pass of block sums."""
+        p = self.X.shape[1]
+        (sums,) = _compute(sum_blocks(_moments_block, [self.X, self.s], 2 * p))
+        return FeatureMoments(p).add(problem.S, sums[:p], sums[p:], fit_intercept)
 
     def mini_batches(self, problem, metric, mu):
         """``(view, epochs, batch_order)``: the whole problem's view, and the streamed blocks."""
