@@ -145,6 +145,14 @@ def class_sample_weight(class_weight, classes, y, sample_weight, partial=False):
     return sample_weight * per_row.astype(sample_weight.dtype, copy=False)
 
 
+def binarize(binarizer, y, dtype):
+    """The targets of a fitted ``LabelBinarizer`` as a dense array of ``dtype`` (n, n_outputs)."""
+    Y = binarizer.transform(y)
+    if sp.issparse(Y):
+        Y = Y.toarray()
+    return np.asarray(Y, dtype=dtype)
+
+
 def batch_size(requested, n_samples):
     """The mini-batch size: 'auto' is ``min(200, n)``; a larger request is clipped, with a warning."""
     if requested == "auto":
@@ -159,6 +167,24 @@ def check_finite_params(*arrays, name="coefficients", advice="lower learning_rat
     """Refuse non-finite fitted parameters with a message that says what to do."""
     if not all(np.all(np.isfinite(a)) for a in arrays):
         raise ValueError(f"The fit produced non-finite {name}; {advice}.")
+
+
+class InMemoryRows:
+    """The rows of an in-memory fit, validated by the estimator's ``_validate_xy``.
+
+    The estimators with a Dask path run one fit on either home of the data;
+    each has a subclass of this for the rows in memory and a twin in
+    :mod:`skscratch._dask` for row blocks, both answering what its fit asks
+    of the data (validation, weighting, the problem, the mini-batches).
+    """
+
+    def __init__(self, est, X, y, sample_weight, reset=True):
+        self.X, self.y, self.sample_weight = est._validate_xy(X, y, sample_weight, reset=reset)
+
+    @property
+    def task_args(self):
+        """``(X, y, sample_weight)`` of the training rows, for the callbacks."""
+        return self.X, self.y, self.sample_weight
 
 
 # ---------------------------------------------------------------------------

@@ -8,7 +8,12 @@ numerics of :mod:`skscratch._linalg`, :mod:`skscratch._linear_logit` or
 :mod:`skscratch._network` on one row block, as numpy arrays, where the block
 lives.
 
-- Least squares (:func:`fit_linear`): TSQR. Each block's rows ``[X | y]``
+An estimator's ``fit`` is written once, for both homes of the data:
+:class:`LogisticBlocks` and :class:`NetworkBlocks` answer what it asks of
+the data (validation, class weights, the problem, the mini-batches) for row
+blocks, as the estimator modules' in-memory twins answer it for arrays.
+
+- Least squares (:func:`linear_factor`): TSQR. Each block's rows ``[X | y]``
   are reduced to their centred triangular factor on the worker that holds
   them (:class:`~skscratch._linalg.CentredFactor`), the factors are merged in
   a tree reduction on the workers, and the driver solves the final
@@ -36,23 +41,20 @@ import functools
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import is_classifier
-from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names, _check_n_features, check_is_fitted
 
-from ._base import FitTasks, batch_size
-from ._fullbatch import lbfgs, proximal_descent, subspace_descent
+from ._base import binarize
+from ._inference import sum_log_weights
 from ._linalg import CentredFactor
 from ._linear_logit import (
     _CURVATURE_FLOOR, CholeskyMetric, DiagonalMetric, FeatureMoments, LinearLogit,
-    MiniBatchLogit, centred_gram, centred_squares, choose_metric, image_rows, logit_curvature,
+    MiniBatchLogit, centred_gram, centred_squares, image_rows, logit_curvature, max_abs,
     subspace_hessian,
 )
 from ._losses import binary_loss_grad, softmax_cross_entropy_labels
-from ._network import NetworkProblem, glorot_init
-from ._stochastic import batches, run_epochs
-from ._training import TrainingState
+from ._network import NetworkProblem
+from ._stochastic import batches
 
 INSTALL_HINT = "pip install 'skscratch[dask]'"
 
@@ -308,8 +310,7 @@ def _ols_block(Xb, Yb, *weights, centre):
     s = _check_weights(weights[0][:, 0]) if weights else None
     Z = np.hstack([Xb.astype(np.float64, copy=False), Yb.astype(np.float64, copy=False)])
     factor = CentredFactor.from_rows(Z, s, centre=centre)
-    log_w = 0.0 if s is None else float(np.sum(np.log(s[s > 0])))
-    return _pack_factor(factor, log_w, Z.shape[1]).reshape(1, -1)
+    return _pack_factor(factor, sum_log_weights(s), Z.shape[1]).reshape(1, -1)
 
 
 def _merge_packed(parts, axis=None, keepdims=False, *, q, centre):
@@ -510,6 +511,20 @@ def _class_counts_block(idx, s, n_classes):
                            np.bincount(idx[:, 0], weights=s[:, 0], minlength=n_classes)])
 
 
+def _class_weights(class_weight, classes, counts):
+    """The weight of each class: ``'balanced'`` from the classes' row ``counts``, or a dict's.
+
+    ``'balanced'`` weighs class c by ``n / (n_classes * count_c)``, as
+    scikit-learn's ``compute_class_weight`` (0 for a class with no rows); a
+    dict weighs the classes it does not name by 1.
+    """
+    if isinstance(class_weight, str):  # 'balanced'
+        present = counts > 0
+        K = classes.shape[0]
+        return np.where(present, counts.sum() / (K * np.where(present, counts, 1.0)), 0.0)
+    return np.array([float(class_weight.get(c, 1.0)) for c in classes])
+
+
 def row_weights(class_weight, classes, idx, sample_weight, X):
     """Per-row weights (sample weights times class weights) and the class totals.
 
@@ -527,11 +542,7 @@ def row_weights(class_weight, classes, idx, sample_weight, X):
     counts, weighted = totals[:K], totals[K:]
     if class_weight is None:
         return plain.persist(), counts, weighted
-    if isinstance(class_weight, str):  # 'balanced'
-        present = counts > 0
-        class_w = np.where(present, counts.sum() / (K * np.where(present, counts, 1.0)), 0.0)
-    else:
-        class_w = np.array([float(class_weight.get(c, 1.0)) for c in classes])
+    class_w = _class_weights(class_weight, classes, counts)
     s = map_rows(_weights_block, [idx, *sw], 1, class_w=class_w).persist()
     return s, counts, weighted * class_w
 
@@ -653,21 +664,23 @@ class DaskLinearLogit(LinearLogit):
         Class index of each row.
     s : dask.array.Array of shape (n, 1)
         Row weights (class weights folded in), persisted.
-    S : float
-        Total weight.
+    class_totals : ndarray of shape (n_classes,)
+        Total weight of each class (from the pass that made ``s``).
     n_classes, C, l1_ratio, fit_intercept
         As for :class:`LinearLogit`.
     """
 
-    def __init__(self, X, idx, s, S, *, n_classes, C, l1_ratio, fit_intercept):
+    def __init__(self, X, idx, s, class_totals, *, n_classes, C, l1_ratio, fit_intercept):
         self.X = X
         self.sparse = False
         self.n, self.p = X.shape
+        self.n_classes = n_classes
         self.multinomial = n_classes > 2
         self.k = n_classes if self.multinomial else 1
         self.y = idx
         self.sw = s
-        self.S = S
+        self._class_totals = np.asarray(class_totals, dtype=np.float64)
+        S = self.S = float(self._class_totals.sum())
         self.w = (s / S).persist()  # s_i / S: the loss comes out as a mean
         lam = 0.0 if np.isinf(C) else 1.0 / (C * S)
         self.lam2, self.lam1 = (1.0 - l1_ratio) * lam, l1_ratio * lam
@@ -689,6 +702,9 @@ class DaskLinearLogit(LinearLogit):
         self.bound = 0.5 if self.multinomial else 0.25
         self.metric = None
         self._pending = (None, None)  # (gradient in the logits, its pullback under way)
+
+    def class_totals(self):
+        return self._class_totals
 
     # -- the data products, block by block ---------------------------------
 
@@ -778,43 +794,13 @@ class DaskLinearLogit(LinearLogit):
         return out.reshape(self.p, self.p)
 
 
-class _Counts:
-    """Class totals in the shape :meth:`LogisticRegressionGD._initial_theta` reads a problem.
-
-    One row per class with that class's total weight: ``bincount(y,
-    weights=sw)`` of it is the class totals, so the estimator's own rule for
-    the first intercept applies unchanged without a pass over the rows.
-    """
-
-    def __init__(self, problem, weighted):
-        self.size, self.split, self.k = problem.size, problem.split, problem.k
-        self.y = np.arange(weighted.shape[0])
-        self.sw = np.asarray(weighted, dtype=np.float64)
-
-
 def _moments_block(Xb, sb):
     """``[sum s x, sum s x^2]`` per column of a block, checking its entries' size."""
     _finite(Xb, "X")
-    largest = float(np.max(np.abs(Xb))) if Xb.size else 0.0
-    if not largest <= FeatureMoments.MAX_ABS:
-        raise ValueError(
-            f"X has entries of magnitude {largest:.3g}; the stochastic solvers need "
-            f"|x| <= {FeatureMoments.MAX_ABS:.0e} to keep the squared feature scales finite. "
-            "Rescale the features (for example with MaxAbsScaler or StandardScaler)."
-        )
+    FeatureMoments.check_scale(max_abs(Xb))
     B = Xb.astype(np.float64)
     s = sb[:, 0]
     return np.concatenate([B.T @ s, (B * B).T @ s])
-
-
-def feature_moments(X, s, S, fit_intercept):
-    """:class:`~skscratch._linear_logit.FeatureMoments` of all the rows, from one pass of block sums."""
-    p = X.shape[1]
-    (sums,) = _compute(sum_blocks(_moments_block, [X, s], 2 * p))
-    moments = FeatureMoments(p)
-    moments.weight, moments.first, moments.second = float(S), sums[:p], sums[p:]
-    moments.mu = sums[:p] / S if (fit_intercept and S > 0) else np.zeros(p)
-    return moments
 
 
 def _power_block(Xb, wb, W, mu_W, bound):
@@ -906,114 +892,71 @@ def _refuse_early_stopping(est):
         )
 
 
-def fit_logistic(est, X, y, sample_weight, refresh_at):
-    """:meth:`LogisticRegressionGD.fit` on Dask arrays.
+class LogisticBlocks:
+    """The row blocks of a Dask fit, in the shape :meth:`LogisticRegressionGD.fit` reads its data.
 
-    'gd' runs the full-batch engine on a :class:`DaskLinearLogit`: the same
-    iterations as in memory, on sums over blocks. 'sgd' and 'adam' stream the
+    The estimator runs one fit on this or on its rows in memory. Here 'gd'
+    runs the full-batch engine on a :class:`DaskLinearLogit`: the same
+    iterations as in memory, on sums over blocks; 'sgd' and 'adam' stream the
     row blocks (:class:`StreamedBlocks`) with the metric of all the rows.
+    Early stopping is refused (the hold-out would straddle the blocks), and
+    so is the row-space metric.
+
+    Attributes
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        The validated rows.
+    classes : ndarray of shape (n_classes,)
+        The sorted labels of ``y`` (one pass over ``y``).
+    row_space : bool
+        False: 'auto' picks the row space for few, wide rows (n <= 4096),
+        data that fits in memory anyway; on blocks the diagonal metric does
+        the job without the n x n kernel matrix.
     """
-    require_dask()  # before any import of Dask: the error says what to install
-    X = check_X(est, X, reset=True)
-    Y, classes = class_labels(y, X)
-    if classes.shape[0] < 2:
-        raise ValueError(
-            f"LogisticRegressionGD needs samples of at least 2 classes in the data, "
-            f"but the data contains only one class: {classes[0]!r}."
-        )
-    warm = est.warm_start and hasattr(est, "coef_") and np.array_equal(classes, est.classes_)
-    start = (est._dense_coef(), est.intercept_) if warm else None
-    est.classes_ = classes
-    stochastic = est.solver in ("sgd", "adam")
-    if est.metric in ("cholesky", "kernel") and est.l1_ratio > 0:
-        raise ValueError(
-            f"metric={est.metric!r} needs l1_ratio=0: the L1 penalty's proximal step "
-            "needs a diagonal metric. Use metric='auto' or 'diagonal'."
-        )
-    if est.metric == "kernel":
+
+    row_space = False
+
+    def __init__(self, est, X, y, sample_weight):
+        require_dask()  # before any import of Dask: the error says what to install
+        self.X = check_X(est, X, reset=True)
+        _refuse_early_stopping(est)
+        self.Y, self.classes = class_labels(y, self.X)
+        self.sample_weight = sample_weight
+        # scikit-learn's callbacks see the Dask array, y and the weights as given
+        self.task_args = (self.X, y, sample_weight)
+
+    def check_row_space(self, est):
         raise ValueError(
             "metric='kernel' (the row space of the data) works on the n x n kernel matrix of "
             "the rows, in memory; it is not available on Dask arrays. Use metric='auto' or "
             "'diagonal', or fit on X.compute() if the rows fit in memory."
         )
-    if est.early_stopping and not stochastic:
-        raise ValueError("early_stopping=True needs solver='sgd' or 'adam'.")
-    _refuse_early_stopping(est)
-    idx = class_indices(Y, classes).persist()
-    s, _, weighted = row_weights(est.class_weight, classes, idx, sample_weight, X)
-    est._check_two_weighted_classes(classes, weighted)
-    problem = DaskLinearLogit(X, idx, s, float(weighted.sum()), n_classes=classes.shape[0],
-                              C=est.C, l1_ratio=est.l1_ratio, fit_intercept=est.fit_intercept)
-    theta0 = problem.pack(*start) if warm else est._initial_theta(_Counts(problem, weighted))
-    state = TrainingState()
-    kind = choose_metric(X, X.shape[1], est.l1_ratio, est.C, est.metric)
-    # scikit-learn's callbacks, as in the in-memory fit: one subtask per
-    # iteration (gd) or epoch (sgd, adam); X is the Dask array.
-    tasks = FitTasks(est, X, y, sample_weight, est._max_iter(),
-                     "epoch" if stochastic else "iteration")
 
-    def attributes(original):
-        """The fitted attributes at a state, for the callbacks (built only if asked for)."""
-        def build():
-            W, b = original()
-            # copies: W and b may be views of the iterate the solver goes
-            # on updating in place (one class: W.T is contiguous)
-            return {"coef_": np.array(W.T, dtype=X.dtype, order="C"),
-                    "intercept_": np.array(b, dtype=X.dtype)}
-        return build
+    def weigh(self, est):
+        """Class indices and row weights, persisted; refuse fewer than 2 weighted classes."""
+        self.idx = class_indices(self.Y, self.classes).persist()
+        self.s, _, self.weighted = row_weights(est.class_weight, self.classes, self.idx,
+                                               self.sample_weight, self.X)
+        est._check_two_weighted_classes(self.classes, self.weighted)
 
-    if kind == "kernel":
-        # 'auto' picks the row space for few, wide rows (n <= 4096): data that
-        # fits in memory anyway. On blocks, the diagonal metric does the job
-        # without the n x n kernel matrix.
-        kind = "diagonal"
-    if stochastic:
-        moments = None
-        if kind == "cholesky":
-            metric, mu = problem.build_metric(kind), problem.mu
-        else:
-            moments = feature_moments(X, s, problem.S, est.fit_intercept)
-            metric, mu = moments.metric(problem.bound, problem.lam2), moments.mu
+    def problem(self, est):
+        return DaskLinearLogit(self.X, self.idx, self.s, self.weighted,
+                               n_classes=self.classes.shape[0], C=est.C, l1_ratio=est.l1_ratio,
+                               fit_intercept=est.fit_intercept)
+
+    def feature_moments(self, problem, fit_intercept):
+        """The :class:`FeatureMoments` of all the rows, from one pass of block sums."""
+        p = self.X.shape[1]
+        (sums,) = _compute(sum_blocks(_moments_block, [self.X, self.s], 2 * p))
+        return FeatureMoments(p).add(problem.S, sums[:p], sums[p:], fit_intercept)
+
+    def mini_batches(self, problem, metric, mu):
+        """``(view, epochs, batch_order)``: the whole problem's view, and the streamed blocks."""
         view = _DaskMiniBatchLogit(problem, metric, mu)
-        W0, b0 = problem.split(theta0)
-        params = view.params(W0.T, b0)
-        optimizer = est._new_optimizer(params, view)
-        tasks.begin(attributes(lambda: view.original(params)))
         stream = StreamedBlocks(
-            [X, idx, s], lambda Xb, ib, sb: MiniBatchLogit(_BlockLogit(problem, Xb, ib, sb),
-                                                           metric, mu))
-        run_epochs(
-            stream, optimizer, params, X.shape[0],
-            batch_size=batch_size(est.batch_size, X.shape[0]), max_iter=est._max_iter(),
-            shuffle=est.shuffle, rng=_rng(est), tol=est._tol(),
-            n_iter_no_change=est.n_iter_no_change, early_stopping=False, state=state,
-            verbose=est.verbose, proximal=view.prox if problem.lam1 else None,
-            batch_order=stream.batch_order,
-            callback=lambda n, p, f: tasks.step(attributes(lambda: view.original(p))),
-        )
-        W, b = view.original(params)
-        est._optimizer_, est._moments = optimizer, moments
-        est.metric_ = kind
-    else:
-        problem.build_metric(kind)
-        descent = proximal_descent if problem.lam1 else subspace_descent
-        tasks.begin(attributes(lambda: problem.split(theta0)))
-        theta, state = descent(
-            problem, theta0, max_iter=est._max_iter(), tol=est._tol(X.dtype) ** 2,
-            state=state, verbose=est.verbose, refresh_at=refresh_at,
-            callback=lambda n, t, f: tasks.step(attributes(lambda: problem.split(t))),
-        )
-        W, b = problem.split(theta)
-        est._optimizer_ = est._moments = None
-        est.metric_ = problem.metric.kind
-    est._store(W, b, X.dtype, state, n_iter=state.n_iter)
-    est._training, est._last_lam2 = state, problem.lam2
-    tasks.end()
-    return est
-
-
-def _rng(est):
-    return check_random_state(est.random_state)
+            [self.X, self.idx, self.s],
+            lambda Xb, ib, sb: MiniBatchLogit(_BlockLogit(problem, Xb, ib, sb), metric, mu))
+        return view, stream, stream.batch_order
 
 
 # ---------------------------------------------------------------------------
@@ -1026,17 +969,11 @@ def _labels(binarizer, yb):
     return yb if binarizer.y_type_ == "multilabel-indicator" else yb[:, 0]
 
 
-def _binarized(binarizer, yb, dtype):
-    Y = binarizer.transform(yb)
-    Y = Y.toarray() if sp.issparse(Y) else Y
-    return np.asarray(Y, dtype=dtype)
-
-
 def _network_block(Xb, yb, *weights, theta, binarizer, layer_units, activation, out_activation):
     """``[sum s loss, sum s grad]`` of the unpenalized network objective on one block."""
     _finite(Xb, "X")
     sb = _check_weights(weights[0][:, 0]).astype(Xb.dtype) if weights else None
-    Y = _binarized(binarizer, _labels(binarizer, yb), Xb.dtype)
+    Y = binarize(binarizer, _labels(binarizer, yb), Xb.dtype)
     block = NetworkProblem(Xb, Y, sb, layer_units, activation, out_activation, 0.0)
     loss, (grad,) = block.loss_grad([theta], None)
     S = float(Xb.shape[0]) if sb is None else float(sb.sum(dtype=np.float64))
@@ -1079,136 +1016,114 @@ def _network_weights_block(yb, *weights, classes, class_w):
     return s.reshape(-1, 1)
 
 
-def fit_mlp(est, X, y, sample_weight):
-    """:meth:`MLPClassifierScratch.fit` on Dask arrays.
+class NetworkBlocks:
+    """The row blocks of a Dask fit, in the shape :meth:`MLPClassifierScratch.fit` reads its data.
 
+    The estimator runs one fit on this or on its rows in memory. Here
     'lbfgs' runs full batch on per-block sums (:class:`DaskNetwork`); 'sgd'
-    and 'adam' stream the row blocks (:class:`StreamedBlocks`).
+    and 'adam' stream the row blocks (:class:`StreamedBlocks`). Early
+    stopping is refused (the hold-out would straddle the blocks).
+
+    Attributes
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        The validated rows.
+    labels : ndarray
+        What the label binarizer is fitted on: the sorted classes of a 1-D
+        ``y`` (one pass over ``y``), or two rows of 0 and 1 that make the
+        binarizer see an indicator matrix of ``y``'s width.
     """
-    require_dask()  # before any import of Dask: the error says what to install
-    import dask.array as da
 
-    warm = est.warm_start and hasattr(est, "coefs_")
-    X = check_X(est, X, reset=not warm)
-    _refuse_early_stopping(est)
-    Y = column(y, X, "y")
-    if Y.ndim == 2 and Y.shape[1] == 1:
-        Y = Y[:, 0]
-    if Y.ndim == 1:
-        (classes,) = _compute(da.unique(Y))
-        check_classification_targets(classes)
-        template_y = classes
-    else:
-        (values,) = _compute(da.unique(Y))
-        if not np.all(np.isin(values, [0, 1])):
-            raise ValueError("A 2-D y must be a label indicator matrix of 0 and 1 (multilabel).")
-        # Two rows that make LabelBinarizer see an indicator matrix of this width.
-        template_y = np.vstack([np.zeros(Y.shape[1], dtype=int), np.ones(Y.shape[1], dtype=int)])
-    if warm:
-        if not np.array_equal(template_y if Y.ndim == 1 else est.classes_, est.classes_):
-            raise ValueError(
-                f"warm_start can only be used where y has the same classes as in the "
-                f"previous call to fit: previously {est.classes_.tolist()}, now "
-                f"{np.asarray(template_y).tolist()}."
-            )
-        binarizer = est._binarizer
-    else:
-        binarizer = LabelBinarizer().fit(template_y)
-        est._binarizer = binarizer
-        est.classes_ = binarizer.classes_
-    n_outputs = _binarized(binarizer, np.asarray(template_y)[:1], X.dtype).shape[1]
-    class_w = None
-    if est.class_weight is not None:
-        if binarizer.y_type_ == "multilabel-indicator":
-            raise ValueError("class_weight is not supported for multilabel targets; "
-                             "pass sample_weight instead.")
-        K = est.classes_.shape[0]
-        if isinstance(est.class_weight, str):
-            idx = class_indices(Y, est.classes_)
-            (counts,) = _compute(sum_blocks(_class_counts_block, [idx, da.ones_like(idx, dtype=np.float64)], 2 * K, K))
-            counts = counts[:K]
-            class_w = np.where(counts > 0, counts.sum() / (K * np.where(counts > 0, counts, 1.0)), 0.0)
+    def __init__(self, est, X, y, sample_weight, reset):
+        require_dask()  # before any import of Dask: the error says what to install
+        import dask.array as da
+
+        self.X = check_X(est, X, reset=reset)
+        _refuse_early_stopping(est)
+        Y = column(y, self.X, "y")
+        if Y.ndim == 2 and Y.shape[1] == 1:
+            Y = Y[:, 0]
+        if Y.ndim == 1:
+            (classes,) = _compute(da.unique(Y))
+            check_classification_targets(classes)
+            self.labels = classes
         else:
-            class_w = np.array([float(est.class_weight.get(c, 1.0)) for c in est.classes_])
-    Ycol = _rows(Y)
-    arrays = [X, Ycol]
-    if sample_weight is not None or class_w is not None:
-        sw = [] if sample_weight is None else [
-            _rows(column(sample_weight, X, "sample_weight", dtype=np.float64, ndim=1))]
-        s = map_rows(_network_weights_block, [Ycol, *sw], 1, classes=est.classes_,
-                     class_w=class_w).persist()
-        arrays.append(s)
-        (S,) = _compute(s.sum())
-    else:
-        S = float(X.shape[0])
-    layer_units = [X.shape[1], *est._hidden_sizes(), n_outputs]
-    if warm:
-        previous = [c.shape[0] for c in est.coefs_] + [est.coefs_[-1].shape[1]]
-        if previous != layer_units:
-            raise ValueError(
-                f"warm_start needs the same layer sizes as the previous fit ({previous}); "
-                f"got {layer_units}. Set warm_start=False to start afresh."
-            )
-    out_activation = "softmax" if binarizer.y_type_ == "multiclass" else "logistic"
-    rng = _rng(est)
-    if warm:
-        start = est.coefs_ + est.intercepts_
-        state = copy.deepcopy(est._state)
-        state.no_improvement_count = 0
-    else:
-        coefs, intercepts = glorot_init(layer_units, est.activation, rng, X.dtype)
-        start = coefs + intercepts
-        state = TrainingState()
-    template = NetworkProblem(np.zeros((1, X.shape[1]), X.dtype), np.zeros((1, n_outputs), X.dtype),
-                              None, layer_units, est.activation, out_activation, est.alpha)
-    params = [template.pack(start)]
-    start_iter = state.n_iter
-    block_args = dict(binarizer=binarizer, layer_units=layer_units, activation=est.activation,
-                      out_activation=out_activation)
-    tasks = FitTasks(est, X, y, sample_weight, est.max_iter,
-                     "iteration" if est.solver == "lbfgs" else "epoch")
-    L = template.n_layers
+            (values,) = _compute(da.unique(Y))
+            if not np.all(np.isin(values, [0, 1])):
+                raise ValueError("A 2-D y must be a label indicator matrix of 0 and 1 "
+                                 "(multilabel).")
+            # Two rows that make LabelBinarizer see an indicator matrix of this width.
+            self.labels = np.vstack([np.zeros(Y.shape[1], dtype=int),
+                                     np.ones(Y.shape[1], dtype=int)])
+        self.Y, self.sample_weight = Y, sample_weight
+        # scikit-learn's callbacks see the Dask array, y and the weights as given
+        self.task_args = (self.X, y, sample_weight)
 
-    def attributes(theta):
-        """The fitted attributes of the network at ``theta``, for the callbacks (lazily)."""
-        def build():
-            views = [view.copy() for view in template.unpack(theta)]
-            return {"coefs_": views[:L], "intercepts_": views[L:], "n_layers_": L + 1,
-                    "n_outputs_": views[L - 1].shape[1], "out_activation_": out_activation}
-        return build
+    def classes(self):
+        """The sorted labels of a 1-D ``y``; None for a label indicator matrix."""
+        return np.asarray(self.labels) if self.Y.ndim == 1 else None
 
-    tasks.begin(attributes(params[0]))
-    if est.solver == "lbfgs":
-        problem = DaskNetwork(arrays, template, float(S), est.alpha, **block_args)
-        lbfgs(problem, params, max_iter=est.max_iter, gtol=est.tol, max_fun=est.max_fun,
-              state=state, verbose=est.verbose,
-              callback=lambda n, p, f: tasks.step(attributes(p[0])))
-        ran = state.n_iter > start_iter
-        loss = state.loss_curve[-1] if ran else problem.loss_grad(params, None)[0]
-        est._optimizer = None
-    else:
+    def binarize(self, binarizer):
+        """Keep the binarizer for the blocks; return the number of output columns."""
+        self.binarizer = binarizer
+        return binarize(binarizer, np.asarray(self.labels)[:1], self.X.dtype).shape[1]
+
+    def weigh(self, est):
+        """The row weights (sample weights times class weights), persisted, and their total."""
+        import dask.array as da
+
+        est._check_class_weight()
+        class_w = None
+        if est.class_weight is not None:
+            counts = None
+            if isinstance(est.class_weight, str):
+                K = est.classes_.shape[0]
+                idx = class_indices(self.Y, est.classes_)
+                (counts,) = _compute(sum_blocks(_class_counts_block,
+                                                [idx, da.ones_like(idx, dtype=np.float64)],
+                                                2 * K, K))
+                counts = counts[:K]
+            class_w = _class_weights(est.class_weight, est.classes_, counts)
+        Ycol = _rows(self.Y)
+        self.arrays = [self.X, Ycol]
+        if self.sample_weight is not None or class_w is not None:
+            sw = [] if self.sample_weight is None else [
+                _rows(column(self.sample_weight, self.X, "sample_weight", dtype=np.float64,
+                             ndim=1))]
+            s = map_rows(_network_weights_block, [Ycol, *sw], 1, classes=est.classes_,
+                         class_w=class_w).persist()
+            self.arrays.append(s)
+            (self.S,) = _compute(s.sum())
+        else:
+            self.S = float(self.X.shape[0])
+
+    def network(self, layer_units, activation, out_activation, alpha):
+        """A network on one row of zeros: the parameters' layout, not an objective."""
+        return NetworkProblem(np.zeros((1, layer_units[0]), self.X.dtype),
+                              np.zeros((1, layer_units[-1]), self.X.dtype), None, layer_units,
+                              activation, out_activation, alpha)
+
+    def full_batch(self, template):
+        return DaskNetwork(self.arrays, template, float(self.S), template.alpha,
+                           binarizer=self.binarizer, layer_units=template.layer_units,
+                           activation=template.activation,
+                           out_activation=template.out_activation)
+
+    def mini_batches(self, template):
+        """``(epochs, batch_order)`` for :func:`run_epochs`: the streamed blocks."""
+        binarizer = self.binarizer
+
         def make_problem(Xb, yb, *weights):
             # No pass over X precedes the stream: each block is checked as it
             # arrives, so that a NaN is reported as bad input, not divergence.
             _finite(Xb, "X")
-            return NetworkProblem(Xb, _binarized(binarizer, _labels(binarizer, yb), Xb.dtype),
+            return NetworkProblem(Xb, binarize(binarizer, _labels(binarizer, yb), Xb.dtype),
                                   weights[0][:, 0].astype(Xb.dtype) if weights else None,
-                                  layer_units, est.activation, out_activation, est.alpha)
+                                  template.layer_units, template.activation,
+                                  template.out_activation, template.alpha)
 
-        optimizer = est._make_optimizer(params)
-        stream = StreamedBlocks(arrays, make_problem)
-        run_epochs(
-            stream, optimizer, params, X.shape[0], batch_size=batch_size(est.batch_size, X.shape[0]),
-            max_iter=est.max_iter, shuffle=est.shuffle, rng=rng, tol=est.tol,
-            n_iter_no_change=est.n_iter_no_change, early_stopping=False, state=state,
-            verbose=est.verbose, batch_order=stream.batch_order,
-            callback=lambda n, p, f: tasks.step(attributes(p[0])),
-        )
-        loss = state.loss_curve[-1]
-        est._optimizer = optimizer
-    est._store(template, params, state, start_iter, loss, out_activation, False)
-    tasks.end()
-    return est
+        stream = StreamedBlocks(self.arrays, make_problem)
+        return stream, stream.batch_order
 
 
 # ---------------------------------------------------------------------------

@@ -219,6 +219,18 @@ def _assemble(theta, intercept, M, Cprime_meat, x_mean, fit_intercept, W, scale)
     return np.r_[intercept, theta], T @ Cp @ T.T
 
 
+def sum_log_weights(sample_weight):
+    """``sum_i log s_i`` over the rows of positive weight: the weights' term of the log-likelihood.
+
+    A row of zero weight is not an observation (it is dropped, not given a
+    log-density of minus infinity); ``None`` (unit weights) gives 0.
+    """
+    if sample_weight is None:
+        return 0.0
+    s = np.asarray(sample_weight, dtype=np.float64)
+    return float(np.sum(np.log(s[s > 0])))
+
+
 def inference_from_data(X, y, sample_weight, fit_intercept, cov_type, names, tol=None):
     """Inference from the training rows (dense or sparse X, one target y)."""
     n_all, p = X.shape
@@ -288,7 +300,7 @@ def inference_from_data(X, y, sample_weight, fit_intercept, cov_type, names, tol
     params, cov = _assemble(theta, intercept, M, meat, x_mean, fit_intercept, W, ssr / df_resid)
     tss = float(s @ (y - y_mean) ** 2)
     return OLSInference(params, cov, names, n, p, df_resid, ssr, tss, k_constant,
-                        float(np.sum(np.log(s))), cov_type)
+                        sum_log_weights(s), cov_type)
 
 
 def _leverages(X, x_mean, sw, perm, R_inv, A):

@@ -203,6 +203,7 @@ class LinearLogit(VectorLogits):
         self.X = X
         self.sparse = sp.issparse(X)
         self.n, self.p = X.shape
+        self.n_classes = n_classes
         self.multinomial = n_classes > 2
         self.k = n_classes if self.multinomial else 1
         self.y = np.asarray(y)
@@ -223,6 +224,10 @@ class LinearLogit(VectorLogits):
         self.metric = None
         self._col_scale = None
         self._squares = None
+
+    def class_totals(self):
+        """The total weight of each class, ``sum_{i: y_i = c} s_i`` (n_classes,)."""
+        return np.bincount(self.y, weights=self.sw, minlength=self.n_classes)
 
     # -- parameters ------------------------------------------------------------
 
@@ -711,15 +716,19 @@ class FeatureMoments:
         self.second = np.zeros(n_features)
         self.mu = None
 
-    def update(self, X, sample_weight, fit_intercept):
-        """Add the rows of ``X`` (dense or CSR) with their weights; return ``self``."""
-        largest = max_abs(X)
-        if not largest <= self.MAX_ABS:
+    @classmethod
+    def check_scale(cls, largest):
+        """Refuse entries whose squares would overflow the sums (``largest`` is ``max |x|``)."""
+        if not largest <= cls.MAX_ABS:
             raise ValueError(
                 f"X has entries of magnitude {largest:.3g}; the stochastic solvers need "
-                f"|x| <= {self.MAX_ABS:.0e} to keep the squared feature scales finite. "
+                f"|x| <= {cls.MAX_ABS:.0e} to keep the squared feature scales finite. "
                 "Rescale the features (for example with MaxAbsScaler or StandardScaler)."
             )
+
+    def update(self, X, sample_weight, fit_intercept):
+        """Add the rows of ``X`` (dense or CSR) with their weights; return ``self``."""
+        self.check_scale(max_abs(X))
         s = np.asarray(sample_weight, dtype=np.float64)
         first = np.zeros(X.shape[1])
         second = np.zeros(X.shape[1])
@@ -728,10 +737,17 @@ class FeatureMoments:
             sb = s[start:start + B.shape[0]]
             first += np.asarray(B.T @ sb).ravel()
             second += np.asarray(B.multiply(B).T @ sb if sp.issparse(B) else (B * B).T @ sb).ravel()
+        return self.add(float(s.sum()), first, second, fit_intercept)
+
+    def add(self, weight, first, second, fit_intercept):
+        """Add the sums ``sum s``, ``sum s x`` and ``sum s x^2`` of new rows; return ``self``.
+
+        The first rows added fix the centring ``mu``: their weighted mean
+        (zeros without an intercept).
+        """
         if self.mu is None:
-            total = float(s.sum())
-            self.mu = first / total if (fit_intercept and total > 0) else np.zeros_like(first)
-        self.weight += float(s.sum())
+            self.mu = first / weight if (fit_intercept and weight > 0) else np.zeros_like(first)
+        self.weight += weight
         self.first += first
         self.second += second
         return self

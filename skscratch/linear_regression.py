@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _dask
 from ._base import check_sample_weight, densify, restore_on_failure
-from ._inference import COV_TYPES, inference_from_data, inference_from_factor
+from ._inference import COV_TYPES, inference_from_data, inference_from_factor, sum_log_weights
 from ._linalg import CentredFactor, HouseholderQR, MatrixOperator, default_rcond, lstsq
 from ._lsq_sparse import MAX_EXACT_FEATURES, CentredOperator, lsmr, sparse_exact
 from ._nnls import nnls
@@ -418,8 +418,7 @@ class LinearRegressionOLS(_dask.DaskScoreMixin, MultiOutputMixin, RegressorMixin
             )
         if block is None:
             block = _batch_factor(X, Y, sample_weight, self.fit_intercept)
-            log_w = 0.0 if sample_weight is None else float(
-                np.sum(np.log(sample_weight[sample_weight > 0])))
+            log_w = sum_log_weights(sample_weight)
         out_dtype = x_dtype if first else self.coef_.dtype
         factor = block if first else stream.factor.merge(block)
         self._solve_factor(factor, n_features, y_ndim, out_dtype,

@@ -20,8 +20,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _dask
 from ._base import (
-    CallbackSupportMixin, FitTasks, batch_size, check_finite_params, check_sample_weight,
-    class_sample_weight, partial_fit_classes, restore_on_failure,
+    CallbackSupportMixin, FitTasks, InMemoryRows, batch_size, check_finite_params,
+    check_sample_weight, class_sample_weight, partial_fit_classes, restore_on_failure,
 )
 from ._fullbatch import proximal_descent, subspace_descent
 from ._linear_logit import (
@@ -335,10 +335,13 @@ class LogisticRegressionGD(_dask.DaskScoreMixin, CallbackSupportMixin, Classifie
         self : object
             The fitted estimator.
         """
-        if _dask.is_dask(X, y, sample_weight):
-            return _dask.fit_logistic(self, X, y, sample_weight, _REFRESH_AT)
-        X, y, sample_weight = self._validate_xy(X, y, sample_weight, reset=True)
-        classes = np.unique(y)
+        # One fit for both homes of the data: the rows in memory, or the row
+        # blocks of Dask collections (skscratch._dask.LogisticBlocks). The
+        # data object validates them, weighs them and builds the problem and
+        # the mini-batches; every step below is the same for both.
+        data = (_dask.LogisticBlocks if _dask.is_dask(X, y, sample_weight) else _Rows)(
+            self, X, y, sample_weight)
+        classes = data.classes
         if classes.shape[0] < 2:
             raise ValueError(
                 f"LogisticRegressionGD needs samples of at least 2 classes in the data, "
@@ -354,29 +357,21 @@ class LogisticRegressionGD(_dask.DaskScoreMixin, CallbackSupportMixin, Classifie
                 f"metric={self.metric!r} needs l1_ratio=0: the L1 penalty's proximal step "
                 "needs a diagonal metric. Use metric='auto' or 'diagonal'."
             )
-        if self.metric == "kernel" and (sp.issparse(X) or np.isinf(self.C)):
-            raise ValueError(
-                "metric='kernel' (the row space of the data) needs dense X and a finite C: "
-                "without a ridge the minimizer need not lie in the row space. Use "
-                "metric='auto' or 'diagonal'."
-            )
+        if self.metric == "kernel":
+            data.check_row_space(self)
         if self.early_stopping and not stochastic:
             raise ValueError("early_stopping=True needs solver='sgd' or 'adam'.")
-        sample_weight = class_sample_weight(self.class_weight, classes, y, sample_weight)
-        self._check_two_weighted_classes(y, sample_weight)
+        data.weigh(self)
 
         rng = check_random_state(self.random_state)
-        X_val = y_val = None
         if self.early_stopping:
-            X, X_val, y, y_val, sample_weight, _ = train_test_split(
-                X, y, sample_weight, test_size=self.validation_fraction, stratify=y,
-                random_state=rng.randint(np.iinfo(np.int32).max),
-            )
-        problem = self._problem(X, y, sample_weight)
+            X_val, y_val = data.hold_out(self.validation_fraction, rng)
+        X = data.X
+        problem = data.problem(self)
         theta0 = problem.pack(*start) if warm else self._initial_theta(problem)
         state = TrainingState()
         kind = choose_metric(X, X.shape[1], self.l1_ratio, self.C, self.metric)
-        tasks = FitTasks(self, X, y, sample_weight, self._max_iter(),
+        tasks = FitTasks(self, *data.task_args, self._max_iter(),
                          "epoch" if stochastic else "iteration")
 
         def attributes(original):
@@ -389,30 +384,30 @@ class LogisticRegressionGD(_dask.DaskScoreMixin, CallbackSupportMixin, Classifie
                         "intercept_": np.array(b, dtype=X.dtype)}
             return build
 
-        if stochastic and kind == "kernel":
+        if kind == "kernel" and (stochastic or not data.row_space):
             kind = "diagonal"
         if stochastic:
             moments = None
             if kind == "cholesky":
-                metric = problem.build_metric(kind)
+                metric, mu = problem.build_metric(kind), problem.mu
             else:  # the running statistics partial_fit continues from
-                moments = FeatureMoments(X.shape[1]).update(X, sample_weight, self.fit_intercept)
-                metric = moments.metric(problem.bound, problem.lam2)
-            view = MiniBatchLogit(problem, metric, problem.mu if moments is None else moments.mu)
+                moments = data.feature_moments(problem, self.fit_intercept)
+                metric, mu = moments.metric(problem.bound, problem.lam2), moments.mu
+            view, epochs, batch_order = data.mini_batches(problem, metric, mu)
             W0, b0 = problem.split(theta0)
             params = view.params(W0.T, b0)
-            if X_val is not None:
+            if self.early_stopping:
                 view.validation_score = lambda p: float(
                     np.mean(self._labels(_scores(X_val, *view.original(p))) == y_val))
             optimizer = self._new_optimizer(params, view)
             tasks.begin(attributes(lambda: view.original(params)))
             run_epochs(
-                view, optimizer, params, X.shape[0],
+                epochs, optimizer, params, X.shape[0],
                 batch_size=batch_size(self.batch_size, X.shape[0]),
                 max_iter=self._max_iter(), shuffle=self.shuffle, rng=rng, tol=self._tol(),
                 n_iter_no_change=self.n_iter_no_change, early_stopping=self.early_stopping,
                 state=state, verbose=self.verbose,
-                proximal=view.prox if problem.lam1 else None,
+                proximal=view.prox if problem.lam1 else None, batch_order=batch_order,
                 callback=lambda n, p, f: tasks.step(attributes(lambda: view.original(p))),
             )
             W, b = view.original(params)
@@ -711,7 +706,7 @@ class LogisticRegressionGD(_dask.DaskScoreMixin, CallbackSupportMixin, Classifie
         theta = np.zeros(problem.size)
         if not self.fit_intercept:
             return theta
-        counts = np.bincount(problem.y, weights=problem.sw, minlength=self.classes_.shape[0])
+        counts = problem.class_totals()
         if np.all(counts > 0):
             _, b = problem.split(theta)
             logs = np.log(counts)
@@ -771,6 +766,54 @@ class LogisticRegressionGD(_dask.DaskScoreMixin, CallbackSupportMixin, Classifie
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+class _Rows(InMemoryRows):
+    """The data of :meth:`LogisticRegressionGD.fit` in memory (on Dask: ``_dask.LogisticBlocks``).
+
+    ``classes`` are the sorted labels of ``y``; ``row_space`` says that the
+    row-space metric (``'kernel'``, on the ``n x n`` kernel matrix) can be used.
+    """
+
+    row_space = True
+
+    def __init__(self, est, X, y, sample_weight):
+        super().__init__(est, X, y, sample_weight)
+        self.classes = np.unique(self.y)
+
+    def check_row_space(self, est):
+        """Refuse ``metric='kernel'`` where the minimizer need not be in the row space."""
+        if sp.issparse(self.X) or np.isinf(est.C):
+            raise ValueError(
+                "metric='kernel' (the row space of the data) needs dense X and a finite C: "
+                "without a ridge the minimizer need not lie in the row space. Use "
+                "metric='auto' or 'diagonal'."
+            )
+
+    def weigh(self, est):
+        """Fold the class weights into the sample weights; refuse fewer than 2 weighted classes."""
+        self.sample_weight = class_sample_weight(est.class_weight, self.classes, self.y,
+                                                 self.sample_weight)
+        est._check_two_weighted_classes(self.y, self.sample_weight)
+
+    def hold_out(self, fraction, rng):
+        """Split off a stratified validation set for early stopping: ``(X_val, y_val)``."""
+        self.X, X_val, self.y, y_val, self.sample_weight, _ = train_test_split(
+            self.X, self.y, self.sample_weight, test_size=fraction, stratify=self.y,
+            random_state=rng.randint(np.iinfo(np.int32).max),
+        )
+        return X_val, y_val
+
+    def problem(self, est):
+        return est._problem(self.X, self.y, self.sample_weight)
+
+    def feature_moments(self, problem, fit_intercept):
+        return FeatureMoments(self.X.shape[1]).update(self.X, self.sample_weight, fit_intercept)
+
+    def mini_batches(self, problem, metric, mu):
+        """``(view, epochs, batch_order)``: the mini-batch view, and what :func:`run_epochs` runs."""
+        view = MiniBatchLogit(problem, metric, mu)
+        return view, view, None
 
 
 def _scores(X, W, b):

@@ -18,8 +18,8 @@ from sklearn.utils.validation import (
 
 from . import _dask
 from ._base import (
-    CallbackSupportMixin, FitTasks, batch_size, check_finite_params, class_sample_weight,
-    partial_fit_classes, restore_on_failure,
+    CallbackSupportMixin, FitTasks, InMemoryRows, batch_size, binarize, check_finite_params,
+    class_sample_weight, partial_fit_classes, restore_on_failure,
 )
 from ._losses import log_sigmoid, log_softmax, sigmoid
 from ._network import NetworkProblem, forward, glorot_init, output_proba
@@ -251,25 +251,28 @@ class MLPClassifierScratch(_dask.DaskScoreMixin, CallbackSupportMixin, Classifie
         self : object
             The fitted estimator.
         """
-        if _dask.is_dask(X, y, sample_weight):
-            return _dask.fit_mlp(self, X, y, sample_weight)
+        # One fit for both homes of the data: the rows in memory, or the row
+        # blocks of Dask collections (skscratch._dask.NetworkBlocks). The data
+        # object validates, encodes and weighs them and builds the objective
+        # and the mini-batches; every step below is the same for both.
         warm = self.warm_start and hasattr(self, "coefs_")
-        X, y, sample_weight = self._validate_xy(X, y, sample_weight, reset=not warm)
+        data = (_dask.NetworkBlocks if _dask.is_dask(X, y, sample_weight) else _Rows)(
+            self, X, y, sample_weight, reset=not warm)
         if warm:
-            if not np.array_equal(np.unique(y) if y.ndim == 1 else self.classes_, self.classes_):
+            classes = data.classes()
+            if classes is not None and not np.array_equal(classes, self.classes_):
                 raise ValueError(
                     f"warm_start can only be used where y has the same classes as in the "
                     f"previous call to fit: previously {self.classes_.tolist()}, now "
-                    f"{np.unique(y).tolist()}."
+                    f"{classes.tolist()}."
                 )
-            Y = self._binarize(y, X.dtype)
         else:
-            self._binarizer = LabelBinarizer().fit(y)
+            self._binarizer = LabelBinarizer().fit(data.labels)
             self.classes_ = self._binarizer.classes_
-            Y = self._binarize(y, X.dtype)
-        sample_weight = self._class_weighted(y, sample_weight, X.dtype)
+        n_outputs = data.binarize(self._binarizer)
+        data.weigh(self)
         rng = check_random_state(self.random_state)
-        layer_units = [X.shape[1], *self._hidden_sizes(), Y.shape[1]]
+        layer_units = [data.X.shape[1], *self._hidden_sizes(), n_outputs]
         if warm:
             previous = [c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]]
             if previous != layer_units:
@@ -285,33 +288,22 @@ class MLPClassifierScratch(_dask.DaskScoreMixin, CallbackSupportMixin, Classifie
             state = copy.deepcopy(self._state)
             state.no_improvement_count = 0
         else:
-            coefs, intercepts = glorot_init(layer_units, self.activation, rng, X.dtype)
+            coefs, intercepts = glorot_init(layer_units, self.activation, rng, data.X.dtype)
             start = coefs + intercepts
             state = TrainingState()
 
         early = self.early_stopping and self.solver in _STOCHASTIC
         if early:
-            # scikit-learn's split, so that a seed holds out the same rows: from the
-            # same RandomState, stratified only for a single output column.
-            arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
-            split = train_test_split(
-                *arrays, test_size=self.validation_fraction,
-                stratify=Y if Y.shape[1] == 1 else None, random_state=rng,
-            )
-            X, X_val, Y, Y_val = split[:4]
-            sample_weight, sw_val = (None, None) if sample_weight is None else split[4:]
-            if X_val.shape[0] < 2:
-                raise ValueError("The validation set is too small. Increase "
-                                 "validation_fraction or the size of your dataset.")
-        problem = NetworkProblem(X, Y, sample_weight, layer_units, self.activation,
-                                 out_activation, self.alpha)
+            X_val, Y_val, sw_val = data.hold_out(self.validation_fraction, rng)
+        X = data.X
+        problem = data.network(layer_units, self.activation, out_activation, self.alpha)
         params = [problem.pack(start)]
         if early:
             problem.validation_score = lambda p: self._accuracy(
                 problem.proba(X_val, p), Y_val, sw_val, out_activation)
 
         start_iter = state.n_iter
-        tasks = FitTasks(self, X, y, sample_weight, self.max_iter,
+        tasks = FitTasks(self, *data.task_args, self.max_iter,
                          "iteration" if self.solver == "lbfgs" else "epoch")
         L = problem.n_layers
 
@@ -325,20 +317,23 @@ class MLPClassifierScratch(_dask.DaskScoreMixin, CallbackSupportMixin, Classifie
 
         tasks.begin(attributes(params[0]))
         if self.solver == "lbfgs":
-            lbfgs(problem, params, max_iter=self.max_iter, gtol=self.tol, max_fun=self.max_fun,
+            objective = data.full_batch(problem)
+            lbfgs(objective, params, max_iter=self.max_iter, gtol=self.tol, max_fun=self.max_fun,
                   state=state, verbose=self.verbose,
                   callback=lambda n, p, f: tasks.step(attributes(p[0])))
             ran = state.n_iter > start_iter
-            loss = state.loss_curve[-1] if ran else problem.loss_grad(params, None)[0]
+            loss = state.loss_curve[-1] if ran else objective.loss_grad(params, None)[0]
             self._optimizer = None
         else:
             optimizer = self._make_optimizer(params)
+            epochs, batch_order = data.mini_batches(problem)
             run_epochs(
-                problem, optimizer, params, X.shape[0],
+                epochs, optimizer, params, X.shape[0],
                 batch_size=batch_size(self.batch_size, X.shape[0]),
                 max_iter=self.max_iter, shuffle=self.shuffle, rng=rng, tol=self.tol,
                 n_iter_no_change=self.n_iter_no_change, early_stopping=early, state=state,
-                verbose=self.verbose, callback=lambda n, p, f: tasks.step(attributes(p[0])),
+                verbose=self.verbose, batch_order=batch_order,
+                callback=lambda n, p, f: tasks.step(attributes(p[0])),
             )
             loss = state.loss_curve[-1]
             self._optimizer = optimizer
@@ -547,17 +542,17 @@ class MLPClassifierScratch(_dask.DaskScoreMixin, CallbackSupportMixin, Classifie
         return X, y, sample_weight
 
     def _binarize(self, y, dtype):
-        Y = self._binarizer.transform(y)
-        if sp.issparse(Y):
-            Y = Y.toarray()
-        return np.asarray(Y, dtype=dtype)
+        return binarize(self._binarizer, y, dtype)
 
-    def _class_weighted(self, y, sample_weight, dtype, partial=False):
-        if self.class_weight is None:
-            return sample_weight
-        if self._binarizer.y_type_ == "multilabel-indicator":
+    def _check_class_weight(self):
+        if self.class_weight is not None and self._binarizer.y_type_ == "multilabel-indicator":
             raise ValueError("class_weight is not supported for multilabel targets; "
                              "pass sample_weight instead.")
+
+    def _class_weighted(self, y, sample_weight, dtype, partial=False):
+        self._check_class_weight()
+        if self.class_weight is None:
+            return sample_weight
         weights = class_sample_weight(self.class_weight, self.classes_, y, sample_weight,
                                       partial=partial)
         return weights.astype(dtype, copy=False)
@@ -600,3 +595,56 @@ class MLPClassifierScratch(_dask.DaskScoreMixin, CallbackSupportMixin, Classifie
         tags.input_tags.sparse = True
         tags.classifier_tags.multi_label = True
         return tags
+
+
+class _Rows(InMemoryRows):
+    """The data of :meth:`MLPClassifierScratch.fit` in memory (on Dask: ``_dask.NetworkBlocks``)."""
+
+    @property
+    def labels(self):
+        """What the label binarizer is fitted on: ``y`` itself."""
+        return self.y
+
+    def classes(self):
+        """The sorted labels of a 1-d ``y``; None for a label indicator matrix."""
+        return np.unique(self.y) if self.y.ndim == 1 else None
+
+    def binarize(self, binarizer):
+        """Encode ``y`` as the network's targets ``Y``; return their number of columns."""
+        self.Y = binarize(binarizer, self.y, self.X.dtype)
+        return self.Y.shape[1]
+
+    def weigh(self, est):
+        self.sample_weight = est._class_weighted(self.y, self.sample_weight, self.X.dtype)
+
+    def hold_out(self, fraction, rng):
+        """Split off a validation set for early stopping: ``(X_val, Y_val, sw_val)``."""
+        # scikit-learn's split, so that a seed holds out the same rows: from the
+        # same RandomState, stratified only for a single output column. y is
+        # split with them (the rows are the same whatever is split along):
+        # the callbacks see the training rows' X, y and weights.
+        Y, sample_weight = self.Y, self.sample_weight
+        arrays = (self.X, Y, self.y) if sample_weight is None else (self.X, Y, self.y,
+                                                                      sample_weight)
+        split = train_test_split(
+            *arrays, test_size=fraction, stratify=Y if Y.shape[1] == 1 else None,
+            random_state=rng,
+        )
+        self.X, X_val, self.Y, Y_val, self.y = split[:5]
+        self.sample_weight, sw_val = (None, None) if sample_weight is None else split[6:]
+        if X_val.shape[0] < 2:
+            raise ValueError("The validation set is too small. Increase "
+                             "validation_fraction or the size of your dataset.")
+        return X_val, Y_val, sw_val
+
+    def network(self, layer_units, activation, out_activation, alpha):
+        """The network's objective on the rows: also its parameters' layout."""
+        return NetworkProblem(self.X, self.Y, self.sample_weight, layer_units, activation,
+                              out_activation, alpha)
+
+    def full_batch(self, problem):
+        return problem
+
+    def mini_batches(self, problem):
+        """``(epochs, batch_order)`` for :func:`run_epochs`: the problem, over all the rows."""
+        return problem, None

@@ -117,6 +117,50 @@ def test_scoring_monitor_logs_each_iteration():
     assert scores[-1] == pytest.approx(est.score(X, Y))
 
 
+class RowsSeen:
+    """A FitCallback that records how many rows of X, y and sample_weight each epoch is given."""
+
+    def __init__(self):
+        self.rows = []
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context, *, X=None):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, X=None, y=None, metadata=None):
+        if context.task_name == "epoch" and X is not None:  # not the empty last one
+            sw = (metadata or {}).get("sample_weight")
+            self.rows.append((len(X), len(y), len(sw)))
+        return False
+
+
+@pytest.mark.parametrize("cls, params", [
+    (LogisticRegressionGD, dict(solver="sgd")),
+    (MLPClassifierScratch, dict(solver="adam", hidden_layer_sizes=(5,))),
+], ids=lambda c: str(c))
+def test_early_stopping_hands_callbacks_the_training_rows(cls, params):
+    # With early stopping the fit trains on the rows left after the
+    # hold-out: X, y and the weights a callback gets are those rows, so that
+    # a ScoringMonitor can score the model on them. Rejects handing the
+    # callbacks the training X with the unsplit y (150 labels for 135 rows):
+    # scoring then raises on the inconsistent lengths.
+    w = np.linspace(0.5, 2.0, len(Y))
+    seen, monitor = RowsSeen(), callback.ScoringMonitor(scoring="accuracy")
+    est = cls(early_stopping=True, max_iter=3, random_state=0, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.set_callbacks(seen, monitor).fit(X, Y, sample_weight=w)
+    n_train = len(Y) - int(np.ceil(0.1 * len(Y)))  # validation_fraction=0.1 held out
+    assert seen.rows == [(n_train, n_train, n_train)] * 3
+    scores = [row["accuracy"] for row in monitor.get_logs().data if row["task_name"] == "epoch"]
+    assert len(scores) == 3
+
+
 @pytest.mark.parametrize("n_jobs", [1, 2])
 def test_callbacks_inside_pipeline_and_grid_search(n_jobs):
     # Nested in scikit-learn's meta-estimators: a ScoringMonitor set on the
