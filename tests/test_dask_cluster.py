@@ -6,6 +6,7 @@ limits), on a ``distributed.LocalCluster`` started inside the test session.
 """
 
 import contextlib
+import os
 import resource
 import subprocess
 import sys
@@ -229,7 +230,7 @@ def test_least_squares_on_data_larger_than_the_workers_and_the_driver_can_hold(
     # limit (no spilling; ~290 MB of it taken by its imports), the two
     # together 1 GiB: X is 3x a worker's limit and 1.5x the whole
     # cluster's. The driver runs in a child process whose private memory is
-    # capped at 704 MiB, less than half of X (~370 MB of it taken by its
+    # capped at 704 MiB, less than half of X (~300 MB of it taken by its
     # imports and the client). The fit must stream: a worker gathering its
     # share of X would pass its limit and be restarted by its nanny, the
     # driver gathering X would run out of memory.
@@ -244,10 +245,16 @@ def test_least_squares_on_data_larger_than_the_workers_and_the_driver_can_hold(
     baseline = client.run(_peak_rss_bytes)  # resident memory at the reset
     out = tmp_path / "driver.npz"
     root = Path(__file__).parents[__name__.count(".")]  # where this module imports from
+    # One BLAS thread, as on Dask's workers: the driver's work is O(p^2),
+    # and each more OpenBLAS thread, its buffer and stack, takes ~80 MB of
+    # the cap (measured): a many-core machine would fill it at start-up.
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1"}
     driver = subprocess.run(
         [sys.executable, "-c", _CAPPED_DRIVER, str(cap), str(root), __name__,
          client.scheduler.address, str(n_blocks), str(out)],
-        capture_output=True, text=True, timeout=900,  # a guard against a hang, not a timing
+        env=env, capture_output=True, text=True,
+        timeout=900,  # a guard against a hang, not a timing
     )
     assert driver.returncode == 0, driver.stderr[-3000:]
     peak = client.run(_peak_rss_bytes)
