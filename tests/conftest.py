@@ -15,17 +15,20 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 import pytest  # noqa: E402
 
 
-def _local_cluster(memory_limit):
+def _local_cluster(memory_limit, config=None):
     """A real two-worker Dask cluster (processes, one thread each, no dashboard) and its client.
 
     A generator for the fixtures below: yields the client, closes both after.
+    ``config`` (Dask configuration) is what the workers start with.
     """
+    dask = pytest.importorskip("dask")
     pytest.importorskip("dask.array")
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, memory_limit=memory_limit,
-        dashboard_address=None, silence_logs=50,
-    )
+    with dask.config.set(config or {}):  # the nannies pass it on to their workers
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, memory_limit=memory_limit,
+            dashboard_address=None, silence_logs=50,
+        )
     client = distributed.Client(cluster, set_as_default=False)
     try:
         yield client
@@ -47,10 +50,17 @@ def dask_cluster():
 
 @pytest.fixture(scope="module")
 def small_workers():
-    """Two worker processes limited to 500 MiB each.
+    """Two worker processes limited to 500 MiB each, a hard limit.
 
     A worker that imports scikit-learn and SciPy already holds ~290 MB
     resident (measured), so 500 MiB leaves ~200 MB for data: far less than
-    the X the memory test fits (576 MB).
+    the X the memory test fits (1.6 GB). No spilling to disk and no pausing:
+    Dask's defaults spill a worker's data to disk from 70% of its limit
+    (here ~80 MB above the imports: the streaming fit and its oracle wrote
+    1.4-1.7 GB per worker to disk, measured), which also lets a worker that
+    holds too much carry on slowly. Here a worker whose resident memory
+    passes 95% of the limit is restarted by its nanny, and loses its data.
     """
-    yield from _local_cluster("500MiB")
+    yield from _local_cluster("500MiB", {"distributed.worker.memory.target": False,
+                                         "distributed.worker.memory.spill": False,
+                                         "distributed.worker.memory.pause": False})
