@@ -146,83 +146,127 @@ def _unit_vector(v_tail):
 # ---------------------------------------------------------------------------
 
 
-def _reflector_rows(At, j0, j1):
-    """Explicit reflector vectors ``V^T`` (rows) of columns j0..j1-1, from column j0 on.
+def _reflector_top(At, j0, j1):
+    """The leading k x k block ``V_1^T`` of the reflectors of columns j0..j1-1 (k = j1 - j0).
 
-    Row ``i`` holds ``v`` of column ``j0 + i``: zeros before its diagonal, the
-    implicit 1 on it, then the stored tail.
+    In transposed storage the reflectors of a block are the rows
+    ``V^T = [V_1^T | V_2^T]`` of ``At[j0:j1, j0:]``: ``V_2^T = At[j0:j1, j1:]``
+    holds stored tails only and is used as a view, while ``V_1^T`` mixes R
+    with the tails and is made explicit here: zeros before the diagonal, the
+    implicit 1 on it, the stored tails after it (unit upper triangular). So
+    no copy of the tall part of V is ever made (LAPACK's dlarfb splits V the
+    same way).
     """
-    Vt = At[j0:j1, j0:].copy()
-    for i in range(j1 - j0):
-        Vt[i, :i] = 0.0
-        Vt[i, i] = 1.0
-    return Vt
+    V1t = np.triu(At[j0:j1, j0:j1], 1)
+    V1t[np.diag_indices(j1 - j0)] = 1.0
+    return V1t
 
 
-def _t_factor(Vt, taus):
-    """Triangular factor T with ``H_1 ... H_k = I - V T V^T`` (LAPACK's dlarft).
+def _t_factor(At, j0, j1, taus):
+    """Triangular factor T with ``H_j0 ... H_{j1-1} = I - V T V^T`` (LAPACK's dlarft).
 
     Recurrence: ``T_k = [[T_{k-1}, -tau_k T_{k-1} V_{k-1}^T v_k], [0, tau_k]]``.
-    The Gram matrix ``V^T V`` is computed once, as one matrix product.
+    The Gram matrix ``V^T V = V_1^T V_1 + V_2^T V_2`` is computed once, as
+    matrix products on the split of :func:`_reflector_top`.
     """
-    k = taus.shape[0]
-    S = Vt @ Vt.T
+    k = j1 - j0
+    V1t = _reflector_top(At, j0, j1)
+    V2t = At[j0:j1, j1:]
+    S = V1t @ V1t.T + V2t @ V2t.T
     T = np.zeros((k, k))
     for i in range(k):
-        T[:i, i] = -taus[i] * (T[:i, :i] @ S[:i, i])
-        T[i, i] = taus[i]
+        T[:i, i] = -taus[j0 + i] * (T[:i, :i] @ S[:i, i])
+        T[i, i] = taus[j0 + i]
     return T
 
 
-def _apply_block_qt(Vt, T, Bt):
-    """``B <- (I - V T V^T)^T B`` in transposed storage: ``Bt <- Bt - (Bt V) T V^T``.
+def _apply_block_qt(At, j0, j1, T, Bt):
+    """``B <- (I - V T V^T)^T B`` for the reflectors of columns j0..j1-1, in transposed storage.
 
-    Three matrix products; the trailing matrix is streamed once per block
-    instead of once per column, which is what makes the blocked QR fast.
+    ``Bt`` holds the rows ``j0..`` of B as its columns (shape (r, n_rows - j0)).
+    ``Bt <- Bt - (Bt V) T V^T``, with ``V^T = [V_1^T | V_2^T]`` split as in
+    :func:`_reflector_top`: ``W = (B_1^T V_1 + B_2^T V_2) T``, then
+    ``B_1^T -= W V_1^T`` and ``B_2^T -= W V_2^T``. Matrix products only: the
+    trailing matrix is streamed once per block instead of once per column,
+    which is what makes the blocked QR fast.
     """
     if Bt.shape[0] == 0:
         return
-    Bt -= ((Bt @ Vt.T) @ T) @ Vt
+    k = j1 - j0
+    V1t = _reflector_top(At, j0, j1)
+    V2t = At[j0:j1, j1:]
+    B1t, B2t = Bt[:, :k], Bt[:, k:]
+    W = (B1t @ V1t.T + B2t @ V2t.T) @ T
+    B1t -= W @ V1t
+    B2t -= W @ V2t
+
+
+def _reflect_in_place(x):
+    """:func:`householder_vector` of ``x``, written over ``x``; returns tau.
+
+    On return ``x[0] = beta`` and ``x[1:]`` holds the tail of v, as LAPACK
+    stores them. The common case divides in place (no temporary); the
+    subnormal case goes through :func:`householder_vector`.
+    """
+    alpha = float(x[0])
+    xnorm = vector_norm(x[1:])
+    if xnorm == 0.0:
+        return 0.0  # already a multiple of e1 (its tail is exactly zero): H = I
+    beta = -np.copysign(np.hypot(alpha, xnorm), alpha)
+    if abs(beta) < _SAFE_MIN:
+        v_tail, tau, beta = householder_vector(x)
+        x[1:] = v_tail
+    else:
+        tau = (beta - alpha) / beta
+        x[1:] /= alpha - beta  # v = x / (alpha - beta): no cancellation (see householder_vector)
+    x[0] = beta
+    return tau
 
 
 _LEAF = 8  # panel width below which the panel is factored column by column
 
 
-def _panel_qr(At, j0, j1, taus):
+def _panel_qr(At, j0, j1, taus, need_t=True):
     """Factor columns j0..j1-1 (rows j0.. of A) in place; return their T factor.
 
     Recursive (Elmroth & Gustavson 2000): factor the left half, update the
     right half with the left half's block reflector, factor the right half,
     then merge the T factors. Only leaves of width <= _LEAF work column by
     column, so almost all the work is matrix products even inside a panel.
+    With ``need_t=False`` (nothing will apply this panel's Q) the T factor
+    of the right half and the merge are skipped and None is returned.
     """
     w = j1 - j0
     if w <= _LEAF:
         for j in range(j0, j1):
-            v_tail, tau, beta = householder_vector(At[j, j:])
-            At[j, j] = beta
-            At[j, j + 1:] = v_tail
-            taus[j] = tau
+            x = At[j, j:]
+            taus[j] = tau = _reflect_in_place(x)
             if tau != 0.0 and j + 1 < j1:
-                v = _unit_vector(v_tail)
+                beta, x[0] = x[0], 1.0  # x is now v = [1, tail] (LAPACK's trick)
                 rows = At[j + 1:j1, j:]
-                rows -= np.outer(tau * (rows @ v), v)  # H B = B - tau v (v^T B)
-        return _t_factor(_reflector_rows(At, j0, j1), taus[j0:j1])
+                rows -= np.outer(tau * (rows @ x), x)  # H B = B - tau v (v^T B)
+                x[0] = beta
+        return _t_factor(At, j0, j1, taus) if need_t else None
     h = w // 2
-    T1 = _panel_qr(At, j0, j0 + h, taus)
-    V1t = _reflector_rows(At, j0, j0 + h)
-    _apply_block_qt(V1t, T1, At[j0 + h:j1, j0:])
-    T2 = _panel_qr(At, j0 + h, j1, taus)
-    V2t = _reflector_rows(At, j0 + h, j1)
+    jm = j0 + h
+    T1 = _panel_qr(At, j0, jm, taus)
+    _apply_block_qt(At, j0, jm, T1, At[jm:j1, j0:])
+    T2 = _panel_qr(At, jm, j1, taus, need_t)
+    if not need_t:
+        return None
     # I - V T V^T for V = [V1 V2]: T = [[T1, -T1 (V1^T V2) T2], [0, T2]].
+    # V1^T V2 over rows jm.. (V2 is zero above): V1's rows there are stored
+    # tails, At[j0:jm, jm:]; V2's are its unit top block, then its tails.
+    V1t = At[j0:jm, jm:]
+    C = V1t[:, :w - h] @ _reflector_top(At, jm, j1).T + V1t[:, w - h:] @ At[jm:j1, j1:].T
     T = np.zeros((w, w))
     T[:h, :h] = T1
     T[h:, h:] = T2
-    T[:h, h:] = -(T1 @ (V1t[:, h:] @ V2t.T)) @ T2
+    T[:h, h:] = -(T1 @ C) @ T2
     return T
 
 
-def householder_qr(At, block_size=64):
+def householder_qr(At, block_size=64, keep_q=True):
     """Blocked Householder QR of ``A = At.T``, in place, in transposed storage.
 
     Parameters
@@ -235,6 +279,10 @@ def householder_qr(At, block_size=64):
         them, i.e. the rest of the upper trapezoid R.
     block_size : int, default=64
         Columns per block of the compact WY update.
+    keep_q : bool, default=True
+        Whether Q will be applied later. When only R is wanted, the T
+        factor of the last block (the whole of it when ``n_cols <=
+        block_size``) is never formed, and ``blocks`` is None.
 
     Returns
     -------
@@ -257,11 +305,11 @@ def householder_qr(At, block_size=64):
     blocks = []
     for j0 in range(0, k, block_size):
         j1 = min(j0 + block_size, k)
-        T = _panel_qr(At, j0, j1, taus)
+        T = _panel_qr(At, j0, j1, taus, need_t=keep_q or j1 < n_cols)
         blocks.append((j0, j1, T))
         if j1 < n_cols:
-            _apply_block_qt(_reflector_rows(At, j0, j1), T, At[j1:, j0:])
-    return taus, blocks
+            _apply_block_qt(At, j0, j1, T, At[j1:, j0:])
+    return taus, (blocks if keep_q else None)
 
 
 def apply_qt(At, blocks, Bt):
@@ -271,7 +319,7 @@ def apply_qt(At, blocks, Bt):
     reflectors at a time, as three matrix products each.
     """
     for j0, j1, T in blocks:
-        _apply_block_qt(_reflector_rows(At, j0, j1), T, Bt[:, j0:])
+        _apply_block_qt(At, j0, j1, T, Bt[:, j0:])
     return Bt
 
 
@@ -928,7 +976,7 @@ def _panel_rows(q):
 
 def _factor_transposed(At, n_rows):
     """R (``min(n_rows, q) x q``) of the matrix whose transpose ``At`` (q, n_rows) is given."""
-    householder_qr(At)
+    householder_qr(At, keep_q=False)
     return upper_from_transposed(At, min(At.shape[0], n_rows), At.shape[0])
 
 
