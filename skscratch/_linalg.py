@@ -37,6 +37,10 @@ Contents
 """
 
 import contextlib
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -55,31 +59,60 @@ class SingularMatrixError(ArithmeticError):
 
 
 _BLAS_CONTROLLER = None
+# One thread of the process holds the limit at a time (see one_blas_thread).
+_LIMIT_LOCK = threading.Lock()
+_LIMIT_HELD = False
 
 
 @contextlib.contextmanager
 def one_blas_thread():
     """Run the enclosed level-2 loops with BLAS limited to one thread.
 
-    Pivoted QR, the active-set steps of NNLS and other column-at-a-time
-    loops make thousands of tiny BLAS calls. A threaded BLAS wakes its
-    threads for each, and on a machine whose cores are busy a call can wait
-    for a descheduled thread: on a 2-core machine at load 4, pivoted QR of
-    a 50 x 50 triangle took 28 ms with two BLAS threads and 15 ms with one
-    (100 x 100: 42 and 32 ms). The limit is set and restored through
-    threadpoolctl (a scikit-learn dependency); the controller is built once.
-    """
-    global _BLAS_CONTROLLER
-    try:
-        if _BLAS_CONTROLLER is None:
-            from threadpoolctl import ThreadpoolController
+    Pivoted QR, the active-set steps of NNLS, the panels of a tall QR and
+    other column-at-a-time loops make thousands of small BLAS calls. A
+    threaded BLAS wakes its threads for each, and on a machine whose cores
+    are busy a call can wait for a descheduled thread: on a 2-core machine at
+    load 4, pivoted QR of a 50 x 50 triangle took 28 ms with two BLAS threads
+    and 15 ms with one (100 x 100: 42 and 32 ms); at load 8 the local TSQR
+    of a 250000 x 51 block took 8.9 s with two and 0.74 s with one. The
+    limit is set and restored through threadpoolctl (a scikit-learn
+    dependency); the controller is built once.
 
-            _BLAS_CONTROLLER = ThreadpoolController()
-        limiter = _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
-    except Exception:  # no threadpoolctl, or a BLAS it cannot control: run as is
-        limiter = contextlib.nullcontext()
-    with limiter:
-        yield
+    Yields the number of BLAS threads allowed before the limit (1 when it
+    could not be read), which a caller may spend on threads of its own.
+
+    OpenBLAS's thread count is process-wide, so only one thread of the
+    process sets and restores it: a thread that enters while another holds
+    the limit runs under it (or, once it is lifted, with the threads the
+    user allowed) and restores nothing. Were each to record and restore
+    what it saw at entry, two overlapping calls from two threads (Dask's
+    threaded scheduler, a thread pool over targets) could leave the process
+    at one thread for good.
+    """
+    global _BLAS_CONTROLLER, _LIMIT_HELD
+    with _LIMIT_LOCK:
+        owner = not _LIMIT_HELD
+        _LIMIT_HELD = True
+    limiter, n_threads = contextlib.nullcontext(), 1
+    try:
+        if owner:
+            try:
+                if _BLAS_CONTROLLER is None:
+                    from threadpoolctl import ThreadpoolController
+
+                    _BLAS_CONTROLLER = ThreadpoolController()
+                allowed = [lib["num_threads"] for lib in _BLAS_CONTROLLER.info()
+                           if lib["user_api"] == "blas"]
+                limiter = _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+                n_threads = max(1, min(allowed, default=1))
+            except Exception:  # no threadpoolctl, or a BLAS it cannot control: run as is
+                pass
+        with limiter:
+            yield n_threads
+    finally:
+        if owner:
+            with _LIMIT_LOCK:
+                _LIMIT_HELD = False
 
 
 # ---------------------------------------------------------------------------
@@ -205,22 +238,46 @@ def _reflect_in_place(x):
     """:func:`householder_vector` of ``x``, written over ``x``; returns tau.
 
     On return ``x[0] = beta`` and ``x[1:]`` holds the tail of v, as LAPACK
-    stores them. The common case divides in place (no temporary); the
-    subnormal case goes through :func:`householder_vector`.
+    stores them. The common case divides in place (no temporary); a norm
+    outside the safe range goes through :func:`vector_norm`'s rescaling and
+    a subnormal beta through :func:`householder_vector`.
     """
     alpha = float(x[0])
-    xnorm = vector_norm(x[1:])
+    tail = x[1:]
+    with np.errstate(over="ignore", under="ignore"):  # caught by the range test below
+        ss = float(tail @ tail)
+    xnorm = math.sqrt(ss) if _TINY < ss < _BIG * _BIG else vector_norm(tail)
     if xnorm == 0.0:
         return 0.0  # already a multiple of e1 (its tail is exactly zero): H = I
-    beta = -np.copysign(np.hypot(alpha, xnorm), alpha)
+    beta = -math.copysign(math.hypot(alpha, xnorm), alpha)
     if abs(beta) < _SAFE_MIN:
         v_tail, tau, beta = householder_vector(x)
-        x[1:] = v_tail
+        tail[:] = v_tail
     else:
         tau = (beta - alpha) / beta
-        x[1:] /= alpha - beta  # v = x / (alpha - beta): no cancellation (see householder_vector)
+        tail /= alpha - beta  # v = x / (alpha - beta): no cancellation (see householder_vector)
     x[0] = beta
     return tau
+
+
+def _leaf_qr(At, j0, j1, taus):
+    """Columns j0..j1-1 one at a time (LAPACK's dgeqr2), in place.
+
+    Each reflection updates the later columns of the leaf at once:
+    ``B <- H B = B - v (tau v^T B)``, a matrix-vector product and a rank-1
+    update.
+    """
+    for j in range(j0, j1):
+        x = At[j, j:]
+        taus[j] = tau = _reflect_in_place(x)
+        if tau != 0.0 and j + 1 < j1:
+            beta = x[0]
+            x[0] = 1.0  # x is now v = [1, tail] (LAPACK's trick: no copy of v)
+            rows = At[j + 1:j1, j:]
+            c = rows @ x
+            c *= tau
+            rows -= c[:, None] * x
+            x[0] = beta
 
 
 _LEAF = 8  # panel width below which the panel is factored column by column
@@ -238,14 +295,7 @@ def _panel_qr(At, j0, j1, taus, need_t=True):
     """
     w = j1 - j0
     if w <= _LEAF:
-        for j in range(j0, j1):
-            x = At[j, j:]
-            taus[j] = tau = _reflect_in_place(x)
-            if tau != 0.0 and j + 1 < j1:
-                beta, x[0] = x[0], 1.0  # x is now v = [1, tail] (LAPACK's trick)
-                rows = At[j + 1:j1, j:]
-                rows -= np.outer(tau * (rows @ x), x)  # H B = B - tau v (v^T B)
-                x[0] = beta
+        _leaf_qr(At, j0, j1, taus)
         return _t_factor(At, j0, j1, taus) if need_t else None
     h = w // 2
     jm = j0 + h
@@ -965,6 +1015,9 @@ def lstsq(X, Y, rcond=None, solver="auto", refine=1):
 
 # Rows of a panel of the local TSQR (below): about this many entries, 8 MB of
 # float64, so that a panel stays in cache while its reflections sweep it.
+# Smaller panels lose more to the fixed cost of each panel's few hundred
+# numpy calls than they gain in cache (measured from 2**15 to 2**21 entries
+# at 250000 x 51: 2**20 and 2**21 were the fastest, 2**17 twice as slow).
 _PANEL_ENTRIES = 2**20
 
 
@@ -974,10 +1027,21 @@ def _panel_rows(q):
     return max(4 * q, _PANEL_ENTRIES // max(q, 1))
 
 
-def _factor_transposed(At, n_rows):
-    """R (``min(n_rows, q) x q``) of the matrix whose transpose ``At`` (q, n_rows) is given."""
+def _rows_factor(M, start, stop, shift=None, scale=None):
+    """R of the rows ``scale_i (M_i - shift)``, i in start..stop-1, by one Householder QR.
+
+    The transposed working copy is made first (one strided read of M) and
+    centred and weighted in place: subtracting before transposing would
+    write the block twice.
+    """
+    At = np.array(M[start:stop].T, dtype=np.float64, order="C")
+    if shift is not None:
+        At -= np.asarray(shift, dtype=np.float64)[:, None]  # (M_i - shift)^T
+    if scale is not None:
+        At *= scale[start:stop]  # column i of At times scale_i
     householder_qr(At, keep_q=False)
-    return upper_from_transposed(At, min(At.shape[0], n_rows), At.shape[0])
+    q = At.shape[0]
+    return upper_from_transposed(At, min(q, stop - start), q)
 
 
 def triangular_factor(M, shift=None, scale=None):
@@ -992,31 +1056,54 @@ def triangular_factor(M, shift=None, scale=None):
     ``scale_i (M_i - shift)``, formed one panel at a time: the centred,
     weighted copy of M is never held whole.
 
-    A tall M is factored by that same TSQR, locally: panels of about 8 MB
-    (:data:`_PANEL_ENTRIES`) are each reduced to their R while they stay in
-    cache, and the stacked R's are factored once more. The bulk of the flops
-    then runs on cache-resident data, about 3x faster than one sweep over
-    the whole of a tall M (measured at 500000 x 51), and the transposed
-    working copy is one panel, not M. Each panel's QR and the final one are
-    backward stable, so the result is as accurate as a single Householder QR
-    (Demmel et al., Sec. 3); R is the same up to the signs of its rows.
+    A tall M (at least two panels of about 8 MB, :data:`_PANEL_ENTRIES`) is
+    factored by that same TSQR, locally: each panel is reduced to its R
+    while it stays in cache, and the stacked R's are factored once more.
+    The bulk of the flops then runs on cache-resident data, about 3x faster
+    than one sweep over the whole of a tall M (measured at 500000 x 51), and
+    the transposed working copy is one panel per thread, not M. Each
+    panel's QR and the final one are backward stable, so the result is as
+    accurate as a single Householder QR (Demmel et al., Sec. 3); R is the
+    same up to the signs of its rows.
+
+    The panels are independent, so they are factored in parallel by as many
+    threads as BLAS was allowed (numpy releases the GIL in its loops and
+    products), each on a single-threaded BLAS: a panel's QR is hundreds of
+    mid-sized products, which a threaded BLAS runs slower than one thread
+    does on a busy machine (see :func:`one_blas_thread`). Each panel's R
+    does not depend on the number of threads: same input, same bits.
     """
     m, q = M.shape
     rows = _panel_rows(q)
-    factors = []
-    for start in range(0, max(m, 1), rows):
-        P = M[start:start + rows]
-        if shift is not None:
-            P = P - shift
-        if scale is not None:
-            P = P * scale[start:start + rows, None]
-        At = np.array(P.T, dtype=np.float64, order="C")
-        factors.append(_factor_transposed(At, P.shape[0]))
-        if len(factors) > 64:  # keep the stack of R's small: fold it now
-            factors = [triangular_factor(np.vstack(factors))]
-    if len(factors) == 1:
-        return factors[0]
-    return triangular_factor(np.vstack(factors))
+    n_panels = m // rows
+    if n_panels < 2:
+        if q > _BLOCK or m * q < _LIMIT_ENTRIES:
+            # Wide blocks: products of 64 columns, where BLAS threads pay.
+            # Small blocks: the limit would cost more than the QR.
+            return _rows_factor(M, 0, m, shift, scale)
+        with one_blas_thread():
+            return _rows_factor(M, 0, m, shift, scale)
+    bounds = [i * m // n_panels for i in range(n_panels + 1)]  # rows..2 rows - 1 each
+
+    def panel(i):
+        return _rows_factor(M, bounds[i], bounds[i + 1], shift, scale)
+
+    with one_blas_thread() as n_threads, contextlib.ExitStack() as stack:
+        workers = min(n_threads, n_panels, os.cpu_count() or 1)
+        mapper = map
+        if workers > 1:
+            mapper = stack.enter_context(ThreadPoolExecutor(max_workers=workers)).map
+        R = None
+        for first in range(0, n_panels, _FOLD):  # keep the stack of R's small: fold it
+            parts = list(mapper(panel, range(first, min(first + _FOLD, n_panels))))
+            stacked = np.vstack(parts if R is None else [R] + parts)
+            R = _rows_factor(stacked, 0, stacked.shape[0])
+    return R
+
+
+_BLOCK = 64  # householder_qr's default block size
+_LIMIT_ENTRIES = 2**15  # below this, one_blas_thread's ~50 us is not worth it
+_FOLD = 64  # panels' R's stacked at most before they are merged
 
 
 class CentredFactor:
