@@ -46,7 +46,7 @@ def _with_singular_values(m, s, rng):
 
 @pytest.fixture
 def small_panels(monkeypatch):
-    """Panels of max(4 q, 4096 // q) rows, and a fold every 3 panels."""
+    """Panels of max(16 q, 4096 // q) rows, and a fold every 3 panels."""
     monkeypatch.setattr(la, "_PANEL_ENTRIES", 2**12)
     monkeypatch.setattr(la, "_FOLD", 3)
 
@@ -56,9 +56,9 @@ def _blas_threads():
 
 
 # (rows, columns): 5000 x 7 is 8 panels of 625 rows (three folds); 3000 x 20
-# is 14 panels of 214 rows; 1000 x 70 has panels of 280 rows, wider than one
+# is 9 panels of 333 rows; 3000 x 70 is 2 panels of 1500 rows, wider than one
 # block of householder_qr (the trailing update with T runs, the last T not).
-TALL = [(5000, 7), (3000, 20), (1000, 70)]
+TALL = [(5000, 7), (3000, 20), (3000, 70)]
 
 
 @pytest.mark.parametrize("m, q", TALL)
