@@ -62,6 +62,9 @@ _BLAS_CONTROLLER = None
 # One thread of the process holds the limit at a time (see one_blas_thread).
 _LIMIT_LOCK = threading.Lock()
 _LIMIT_HELD = False
+# Loops over fewer entries than this run as they are: setting and restoring
+# the limit costs about 50 us, more than the threads would lose them.
+_LIMIT_ENTRIES = 2**15
 
 
 @contextlib.contextmanager
@@ -73,10 +76,11 @@ def one_blas_thread():
     threaded BLAS wakes its threads for each, and on a machine whose cores
     are busy a call can wait for a descheduled thread: on a 2-core machine at
     load 4, pivoted QR of a 50 x 50 triangle took 28 ms with two BLAS threads
-    and 15 ms with one (100 x 100: 42 and 32 ms); at load 8 the local TSQR
-    of a 250000 x 51 block took 8.9 s with two and 0.74 s with one. The
-    limit is set and restored through threadpoolctl (a scikit-learn
-    dependency); the controller is built once.
+    and 15 ms with one (100 x 100: 42 and 32 ms); at load 7-8 the local TSQR
+    of a 250000 x 51 block took 8.9 s with two and 0.74 s with one, and the
+    Householder least-squares solver on it 13.5 s and 1.4 s. The limit is
+    set and restored through threadpoolctl (a scikit-learn dependency); the
+    controller is built once.
 
     Yields the number of BLAS threads allowed before the limit (1 when it
     could not be read), which a caller may spend on threads of its own.
@@ -348,6 +352,11 @@ def householder_qr(At, block_size=64, keep_q=True):
     Backward stable for any rank: the computed R is the exact R of
     ``A + E`` with ``||E|| = O(u ||A||)`` (Higham, Thm 19.4). Blocking changes
     the order of operations, not this bound.
+
+    Each block's panel is factored on one BLAS thread (it is hundreds of
+    mid-sized products, see :func:`one_blas_thread`); the update of the
+    columns to its right, three large products, runs on the BLAS threads
+    the caller allows.
     """
     n_cols, m = At.shape
     k = min(n_cols, m)
@@ -355,7 +364,12 @@ def householder_qr(At, block_size=64, keep_q=True):
     blocks = []
     for j0 in range(0, k, block_size):
         j1 = min(j0 + block_size, k)
-        T = _panel_qr(At, j0, j1, taus, need_t=keep_q or j1 < n_cols)
+        # A panel is hundreds of mid-sized products: on one BLAS thread (see
+        # one_blas_thread), unless it is too small for the limit to pay. The
+        # trailing update is three large products, which BLAS threads speed up.
+        limit = (j1 - j0) * (m - j0) >= _LIMIT_ENTRIES
+        with one_blas_thread() if limit else contextlib.nullcontext():
+            T = _panel_qr(At, j0, j1, taus, need_t=keep_q or j1 < n_cols)
         blocks.append((j0, j1, T))
         if j1 < n_cols:
             _apply_block_qt(At, j0, j1, T, At[j1:, j0:])
@@ -1082,12 +1096,7 @@ def triangular_factor(M, shift=None, scale=None):
     rows = _panel_rows(q)
     n_panels = m // rows
     if n_panels < 2:
-        if q > _BLOCK or m * q < _LIMIT_ENTRIES:
-            # Wide blocks: products of 64 columns, where BLAS threads pay.
-            # Small blocks: the limit would cost more than the QR.
-            return _rows_factor(M, 0, m, shift, scale)
-        with one_blas_thread():
-            return _rows_factor(M, 0, m, shift, scale)
+        return _rows_factor(M, 0, m, shift, scale)
     bounds = [i * m // n_panels for i in range(n_panels + 1)]  # rows..2 rows - 1 each
 
     def panel(i):
@@ -1106,8 +1115,6 @@ def triangular_factor(M, shift=None, scale=None):
     return R
 
 
-_BLOCK = 64  # householder_qr's default block size
-_LIMIT_ENTRIES = 2**15  # below this, one_blas_thread's ~50 us is not worth it
 _FOLD = 64  # panels' R's stacked at most before they are merged
 
 

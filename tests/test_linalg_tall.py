@@ -245,3 +245,39 @@ def test_extreme_scales_factor_without_warnings(small_panels, exponent):
         R = triangular_factor(A * 2.0**exponent) * 2.0**-exponent
     ref = triangular_factor(A)
     assert _rel(_signs(R) * R, _signs(ref) * ref) < 1e-12
+
+
+def test_householder_qr_limits_blas_threads_in_panels_only(monkeypatch):
+    # A blocked QR of a 2000 x 150 matrix: each block's panel runs on one
+    # BLAS thread, the trailing updates on the threads allowed, and the
+    # count is back to what it was afterwards; R is still LAPACK's (threaded
+    # products may round differently: no bit-for-bit comparison with a
+    # one-thread run). Rejects a limit that is not lifted (the process left
+    # at one thread), one held over the trailing updates, or none at all.
+    original = _blas_threads()
+    if not original or min(original) < 2:
+        pytest.skip("BLAS runs one thread here")
+    seen = {"panel": [], "update": []}
+    panel_qr, apply_block_qt = la._panel_qr, la._apply_block_qt
+
+    def panel(At, j0, j1, taus, need_t=True):
+        if j0 % 64 == 0 and j1 == min(j0 + 64, 150):  # a block's panel, not a half of one
+            seen["panel"].append(max(_blas_threads()))
+        return panel_qr(At, j0, j1, taus, need_t)
+
+    def update(At, j0, j1, T, Bt):
+        if j1 - j0 == 64:  # a whole block's reflector: the trailing update
+            seen["update"].append(min(_blas_threads()))
+        return apply_block_qt(At, j0, j1, T, Bt)
+
+    monkeypatch.setattr(la, "_panel_qr", panel)
+    monkeypatch.setattr(la, "_apply_block_qt", update)
+    A = np.random.default_rng(12).standard_normal((2000, 150))
+    At = np.array(A.T, order="C")
+    taus, _ = householder_qr(At)
+    assert seen == {"panel": [1, 1, 1], "update": [min(original)] * 2}
+    assert _blas_threads() == original
+    # And it is still the QR: R against LAPACK's, kappa(A) ~ 1.7: 1e-12.
+    R = np.triu(At.T[:150])
+    ref = scipy.linalg.qr(A, mode="r")[0][:150]
+    assert _rel(_signs(R) * R, _signs(ref) * ref) < 1e-12
