@@ -32,7 +32,7 @@ Contents
                                certified by the residual of the dropped columns
 - :class:`MatrixOperator`      the products a Gram-based path needs, from a dense array
 - :func:`lstsq`                the driver: choose the path, solve, refine once
-- :func:`triangular_factor`    R of a stacked matrix (TSQR's combine step)
+- :func:`triangular_factor`    R only, of a tall block (local TSQR, panels on threads) or a stack
 - :class:`CentredFactor`       weight, means and R of centred, weighted rows; merged exactly
 """
 
@@ -1091,6 +1091,10 @@ def triangular_factor(M, shift=None, scale=None):
     mid-sized products, which a threaded BLAS runs slower than one thread
     does on a busy machine (see :func:`one_blas_thread`). Each panel's R
     does not depend on the number of threads: same input, same bits.
+
+    Peak memory above M and R: one transposed panel per thread, each under
+    ``2 * rows * q`` entries (16 MB for q <= 256, ``256 q^2`` bytes above),
+    or a transposed copy of M when it is shorter than two panels.
     """
     m, q = M.shape
     rows = _panel_rows(q)
