@@ -1059,8 +1059,8 @@ def _rows_factor(M, start, stop, shift=None, scale=None):
     if scale is not None:
         At *= scale[start:stop]  # column i of At times scale_i
     householder_qr(At, keep_q=False)
-    q = At.shape[0]
-    return upper_from_transposed(At, min(q, stop - start), q)
+    q, n_rows = At.shape
+    return upper_from_transposed(At, min(q, n_rows), q)
 
 
 def triangular_factor(M, shift=None, scale=None):
