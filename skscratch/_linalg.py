@@ -32,11 +32,15 @@ Contents
                                certified by the residual of the dropped columns
 - :class:`MatrixOperator`      the products a Gram-based path needs, from a dense array
 - :func:`lstsq`                the driver: choose the path, solve, refine once
-- :func:`triangular_factor`    R of a stacked matrix (TSQR's combine step)
+- :func:`triangular_factor`    R only, of a tall block (local TSQR, panels on threads) or a stack
 - :class:`CentredFactor`       weight, means and R of centred, weighted rows; merged exactly
 """
 
 import contextlib
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -55,31 +59,64 @@ class SingularMatrixError(ArithmeticError):
 
 
 _BLAS_CONTROLLER = None
+# One thread of the process holds the limit at a time (see one_blas_thread).
+_LIMIT_LOCK = threading.Lock()
+_LIMIT_HELD = False
+# Loops over fewer entries than this run as they are: setting and restoring
+# the limit costs about 50 us, more than the threads would lose them.
+_LIMIT_ENTRIES = 2**15
 
 
 @contextlib.contextmanager
 def one_blas_thread():
     """Run the enclosed level-2 loops with BLAS limited to one thread.
 
-    Pivoted QR, the active-set steps of NNLS and other column-at-a-time
-    loops make thousands of tiny BLAS calls. A threaded BLAS wakes its
-    threads for each, and on a machine whose cores are busy a call can wait
-    for a descheduled thread: on a 2-core machine at load 4, pivoted QR of
-    a 50 x 50 triangle took 28 ms with two BLAS threads and 15 ms with one
-    (100 x 100: 42 and 32 ms). The limit is set and restored through
-    threadpoolctl (a scikit-learn dependency); the controller is built once.
-    """
-    global _BLAS_CONTROLLER
-    try:
-        if _BLAS_CONTROLLER is None:
-            from threadpoolctl import ThreadpoolController
+    Pivoted QR, the active-set steps of NNLS, the panels of a tall QR and
+    other column-at-a-time loops make thousands of small BLAS calls. A
+    threaded BLAS wakes its threads for each, and on a machine whose cores
+    are busy a call can wait for a descheduled thread: on a 2-core machine at
+    load 4, pivoted QR of a 50 x 50 triangle took 28 ms with two BLAS threads
+    and 15 ms with one (100 x 100: 42 and 32 ms); at load 7-8 the local TSQR
+    of a 250000 x 51 block took 8.9 s with two and 0.74 s with one, and the
+    Householder least-squares solver on it 13.5 s and 1.4 s. The limit is
+    set and restored through threadpoolctl (a scikit-learn dependency); the
+    controller is built once.
 
-            _BLAS_CONTROLLER = ThreadpoolController()
-        limiter = _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
-    except Exception:  # no threadpoolctl, or a BLAS it cannot control: run as is
-        limiter = contextlib.nullcontext()
-    with limiter:
-        yield
+    Yields the number of BLAS threads allowed before the limit (1 when it
+    could not be read), which a caller may spend on threads of its own.
+
+    OpenBLAS's thread count is process-wide, so only one thread of the
+    process sets and restores it: a thread that enters while another holds
+    the limit runs under it (or, once it is lifted, with the threads the
+    user allowed) and restores nothing. Were each to record and restore
+    what it saw at entry, two overlapping calls from two threads (Dask's
+    threaded scheduler, a thread pool over targets) could leave the process
+    at one thread for good.
+    """
+    global _BLAS_CONTROLLER, _LIMIT_HELD
+    with _LIMIT_LOCK:
+        owner = not _LIMIT_HELD
+        _LIMIT_HELD = True
+    limiter, n_threads = contextlib.nullcontext(), 1
+    try:
+        if owner:
+            try:
+                if _BLAS_CONTROLLER is None:
+                    from threadpoolctl import ThreadpoolController
+
+                    _BLAS_CONTROLLER = ThreadpoolController()
+                allowed = [lib["num_threads"] for lib in _BLAS_CONTROLLER.info()
+                           if lib["user_api"] == "blas"]
+                limiter = _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+                n_threads = max(1, min(allowed, default=1))
+            except Exception:  # no threadpoolctl, or a BLAS it cannot control: run as is
+                pass
+        with limiter:
+            yield n_threads
+    finally:
+        if owner:
+            with _LIMIT_LOCK:
+                _LIMIT_HELD = False
 
 
 # ---------------------------------------------------------------------------
@@ -146,83 +183,144 @@ def _unit_vector(v_tail):
 # ---------------------------------------------------------------------------
 
 
-def _reflector_rows(At, j0, j1):
-    """Explicit reflector vectors ``V^T`` (rows) of columns j0..j1-1, from column j0 on.
+def _reflector_top(At, j0, j1):
+    """The leading k x k block ``V_1^T`` of the reflectors of columns j0..j1-1 (k = j1 - j0).
 
-    Row ``i`` holds ``v`` of column ``j0 + i``: zeros before its diagonal, the
-    implicit 1 on it, then the stored tail.
+    In transposed storage the reflectors of a block are the rows
+    ``V^T = [V_1^T | V_2^T]`` of ``At[j0:j1, j0:]``: ``V_2^T = At[j0:j1, j1:]``
+    holds stored tails only and is used as a view, while ``V_1^T`` mixes R
+    with the tails and is made explicit here: zeros before the diagonal, the
+    implicit 1 on it, the stored tails after it (unit upper triangular). So
+    no copy of the tall part of V is ever made (LAPACK's dlarfb splits V the
+    same way).
     """
-    Vt = At[j0:j1, j0:].copy()
-    for i in range(j1 - j0):
-        Vt[i, :i] = 0.0
-        Vt[i, i] = 1.0
-    return Vt
+    V1t = np.triu(At[j0:j1, j0:j1], 1)
+    V1t[np.diag_indices(j1 - j0)] = 1.0
+    return V1t
 
 
-def _t_factor(Vt, taus):
-    """Triangular factor T with ``H_1 ... H_k = I - V T V^T`` (LAPACK's dlarft).
+def _t_factor(At, j0, j1, taus):
+    """Triangular factor T with ``H_j0 ... H_{j1-1} = I - V T V^T`` (LAPACK's dlarft).
 
     Recurrence: ``T_k = [[T_{k-1}, -tau_k T_{k-1} V_{k-1}^T v_k], [0, tau_k]]``.
-    The Gram matrix ``V^T V`` is computed once, as one matrix product.
+    The Gram matrix ``V^T V = V_1^T V_1 + V_2^T V_2`` is computed once, as
+    matrix products on the split of :func:`_reflector_top`.
     """
-    k = taus.shape[0]
-    S = Vt @ Vt.T
+    k = j1 - j0
+    V1t = _reflector_top(At, j0, j1)
+    V2t = At[j0:j1, j1:]
+    S = V1t @ V1t.T + V2t @ V2t.T
     T = np.zeros((k, k))
     for i in range(k):
-        T[:i, i] = -taus[i] * (T[:i, :i] @ S[:i, i])
-        T[i, i] = taus[i]
+        T[:i, i] = -taus[j0 + i] * (T[:i, :i] @ S[:i, i])
+        T[i, i] = taus[j0 + i]
     return T
 
 
-def _apply_block_qt(Vt, T, Bt):
-    """``B <- (I - V T V^T)^T B`` in transposed storage: ``Bt <- Bt - (Bt V) T V^T``.
+def _apply_block_qt(At, j0, j1, T, Bt):
+    """``B <- (I - V T V^T)^T B`` for the reflectors of columns j0..j1-1, in transposed storage.
 
-    Three matrix products; the trailing matrix is streamed once per block
-    instead of once per column, which is what makes the blocked QR fast.
+    ``Bt`` holds the rows ``j0..`` of B as its columns (shape (r, n_rows - j0)).
+    ``Bt <- Bt - (Bt V) T V^T``, with ``V^T = [V_1^T | V_2^T]`` split as in
+    :func:`_reflector_top`: ``W = (B_1^T V_1 + B_2^T V_2) T``, then
+    ``B_1^T -= W V_1^T`` and ``B_2^T -= W V_2^T``. Matrix products only: the
+    trailing matrix is streamed once per block instead of once per column,
+    which is what makes the blocked QR fast.
     """
     if Bt.shape[0] == 0:
         return
-    Bt -= ((Bt @ Vt.T) @ T) @ Vt
+    k = j1 - j0
+    V1t = _reflector_top(At, j0, j1)
+    V2t = At[j0:j1, j1:]
+    B1t, B2t = Bt[:, :k], Bt[:, k:]
+    W = (B1t @ V1t.T + B2t @ V2t.T) @ T
+    B1t -= W @ V1t
+    B2t -= W @ V2t
+
+
+def _reflect_in_place(x):
+    """:func:`householder_vector` of ``x``, written over ``x``; returns tau.
+
+    On return ``x[0] = beta`` and ``x[1:]`` holds the tail of v, as LAPACK
+    stores them. The common case divides in place (no temporary); a norm
+    outside the safe range goes through :func:`vector_norm`'s rescaling and
+    a subnormal beta through :func:`householder_vector`.
+    """
+    alpha = float(x[0])
+    tail = x[1:]
+    with np.errstate(over="ignore", under="ignore"):  # caught by the range test below
+        ss = float(tail @ tail)
+    xnorm = math.sqrt(ss) if _TINY < ss < _BIG * _BIG else vector_norm(tail)
+    if xnorm == 0.0:
+        return 0.0  # already a multiple of e1 (its tail is exactly zero): H = I
+    beta = -math.copysign(math.hypot(alpha, xnorm), alpha)
+    if abs(beta) < _SAFE_MIN:
+        v_tail, tau, beta = householder_vector(x)
+        tail[:] = v_tail
+    else:
+        tau = (beta - alpha) / beta
+        tail /= alpha - beta  # v = x / (alpha - beta): no cancellation (see householder_vector)
+    x[0] = beta
+    return tau
+
+
+def _leaf_qr(At, j0, j1, taus):
+    """Columns j0..j1-1 one at a time (LAPACK's dgeqr2), in place.
+
+    Each reflection updates the later columns of the leaf at once:
+    ``B <- H B = B - v (tau v^T B)``, a matrix-vector product and a rank-1
+    update.
+    """
+    for j in range(j0, j1):
+        x = At[j, j:]
+        taus[j] = tau = _reflect_in_place(x)
+        if tau != 0.0 and j + 1 < j1:
+            beta = x[0]
+            x[0] = 1.0  # x is now v = [1, tail] (LAPACK's trick: no copy of v)
+            rows = At[j + 1:j1, j:]
+            c = rows @ x
+            c *= tau
+            rows -= c[:, None] * x
+            x[0] = beta
 
 
 _LEAF = 8  # panel width below which the panel is factored column by column
 
 
-def _panel_qr(At, j0, j1, taus):
+def _panel_qr(At, j0, j1, taus, need_t=True):
     """Factor columns j0..j1-1 (rows j0.. of A) in place; return their T factor.
 
     Recursive (Elmroth & Gustavson 2000): factor the left half, update the
     right half with the left half's block reflector, factor the right half,
     then merge the T factors. Only leaves of width <= _LEAF work column by
     column, so almost all the work is matrix products even inside a panel.
+    With ``need_t=False`` (nothing will apply this panel's Q) the T factor
+    of the right half and the merge are skipped and None is returned.
     """
     w = j1 - j0
     if w <= _LEAF:
-        for j in range(j0, j1):
-            v_tail, tau, beta = householder_vector(At[j, j:])
-            At[j, j] = beta
-            At[j, j + 1:] = v_tail
-            taus[j] = tau
-            if tau != 0.0 and j + 1 < j1:
-                v = _unit_vector(v_tail)
-                rows = At[j + 1:j1, j:]
-                rows -= np.outer(tau * (rows @ v), v)  # H B = B - tau v (v^T B)
-        return _t_factor(_reflector_rows(At, j0, j1), taus[j0:j1])
+        _leaf_qr(At, j0, j1, taus)
+        return _t_factor(At, j0, j1, taus) if need_t else None
     h = w // 2
-    T1 = _panel_qr(At, j0, j0 + h, taus)
-    V1t = _reflector_rows(At, j0, j0 + h)
-    _apply_block_qt(V1t, T1, At[j0 + h:j1, j0:])
-    T2 = _panel_qr(At, j0 + h, j1, taus)
-    V2t = _reflector_rows(At, j0 + h, j1)
+    jm = j0 + h
+    T1 = _panel_qr(At, j0, jm, taus)
+    _apply_block_qt(At, j0, jm, T1, At[jm:j1, j0:])
+    T2 = _panel_qr(At, jm, j1, taus, need_t)
+    if not need_t:
+        return None
     # I - V T V^T for V = [V1 V2]: T = [[T1, -T1 (V1^T V2) T2], [0, T2]].
+    # V1^T V2 over rows jm.. (V2 is zero above): V1's rows there are stored
+    # tails, At[j0:jm, jm:]; V2's are its unit top block, then its tails.
+    V1t = At[j0:jm, jm:]
+    C = V1t[:, :w - h] @ _reflector_top(At, jm, j1).T + V1t[:, w - h:] @ At[jm:j1, j1:].T
     T = np.zeros((w, w))
     T[:h, :h] = T1
     T[h:, h:] = T2
-    T[:h, h:] = -(T1 @ (V1t[:, h:] @ V2t.T)) @ T2
+    T[:h, h:] = -(T1 @ C) @ T2
     return T
 
 
-def householder_qr(At, block_size=64):
+def householder_qr(At, block_size=64, keep_q=True):
     """Blocked Householder QR of ``A = At.T``, in place, in transposed storage.
 
     Parameters
@@ -235,6 +333,10 @@ def householder_qr(At, block_size=64):
         them, i.e. the rest of the upper trapezoid R.
     block_size : int, default=64
         Columns per block of the compact WY update.
+    keep_q : bool, default=True
+        Whether Q will be applied later. When only R is wanted, the T
+        factor of the last block (the whole of it when ``n_cols <=
+        block_size``) is never formed, and ``blocks`` is None.
 
     Returns
     -------
@@ -250,6 +352,11 @@ def householder_qr(At, block_size=64):
     Backward stable for any rank: the computed R is the exact R of
     ``A + E`` with ``||E|| = O(u ||A||)`` (Higham, Thm 19.4). Blocking changes
     the order of operations, not this bound.
+
+    Each block's panel is factored on one BLAS thread (it is hundreds of
+    mid-sized products, see :func:`one_blas_thread`); the update of the
+    columns to its right, three large products, runs on the BLAS threads
+    the caller allows.
     """
     n_cols, m = At.shape
     k = min(n_cols, m)
@@ -257,11 +364,16 @@ def householder_qr(At, block_size=64):
     blocks = []
     for j0 in range(0, k, block_size):
         j1 = min(j0 + block_size, k)
-        T = _panel_qr(At, j0, j1, taus)
+        # A panel is hundreds of mid-sized products: on one BLAS thread (see
+        # one_blas_thread), unless it is too small for the limit to pay. The
+        # trailing update is three large products, which BLAS threads speed up.
+        limit = (j1 - j0) * (m - j0) >= _LIMIT_ENTRIES
+        with one_blas_thread() if limit else contextlib.nullcontext():
+            T = _panel_qr(At, j0, j1, taus, need_t=keep_q or j1 < n_cols)
         blocks.append((j0, j1, T))
         if j1 < n_cols:
-            _apply_block_qt(_reflector_rows(At, j0, j1), T, At[j1:, j0:])
-    return taus, blocks
+            _apply_block_qt(At, j0, j1, T, At[j1:, j0:])
+    return taus, (blocks if keep_q else None)
 
 
 def apply_qt(At, blocks, Bt):
@@ -271,7 +383,7 @@ def apply_qt(At, blocks, Bt):
     reflectors at a time, as three matrix products each.
     """
     for j0, j1, T in blocks:
-        _apply_block_qt(_reflector_rows(At, j0, j1), T, Bt[:, j0:])
+        _apply_block_qt(At, j0, j1, T, Bt[:, j0:])
     return Bt
 
 
@@ -917,19 +1029,38 @@ def lstsq(X, Y, rcond=None, solver="auto", refine=1):
 
 # Rows of a panel of the local TSQR (below): about this many entries, 8 MB of
 # float64, so that a panel stays in cache while its reflections sweep it.
+# Smaller panels lose more to the fixed cost of each panel's few hundred
+# numpy calls than they gain in cache (measured from 2**15 to 2**21 entries
+# at 250000 x 51: 2**20 and 2**21 were the fastest, 2**17 twice as slow).
 _PANEL_ENTRIES = 2**20
 
 
 def _panel_rows(q):
-    """Rows per panel for q columns: about 8 MB, and at least 4 q (a panel's
-    R then costs a quarter of its QR or less to merge)."""
-    return max(4 * q, _PANEL_ENTRIES // max(q, 1))
+    """Rows per panel for q columns: about 8 MB, and at least 16 q.
+
+    A panel of h rows costs ~2 h q^2 flops and adds q rows to the stack of
+    R's, whose QR costs ~2 q^3 per panel: a merge overhead of q / h. At
+    q = 500 (50000 rows) panels of 4 q took 3.3 s, of 16 q 2.0 s, the whole
+    block at once 2.1 s (one BLAS thread).
+    """
+    return max(16 * q, _PANEL_ENTRIES // max(q, 1))
 
 
-def _factor_transposed(At, n_rows):
-    """R (``min(n_rows, q) x q``) of the matrix whose transpose ``At`` (q, n_rows) is given."""
-    householder_qr(At)
-    return upper_from_transposed(At, min(At.shape[0], n_rows), At.shape[0])
+def _rows_factor(M, start, stop, shift=None, scale=None):
+    """R of the rows ``scale_i (M_i - shift)``, i in start..stop-1, by one Householder QR.
+
+    The transposed working copy is made first (one strided read of M) and
+    centred and weighted in place: subtracting before transposing would
+    write the block twice.
+    """
+    At = np.array(M[start:stop].T, dtype=np.float64, order="C")
+    if shift is not None:
+        At -= np.asarray(shift, dtype=np.float64)[:, None]  # (M_i - shift)^T
+    if scale is not None:
+        At *= scale[start:stop]  # column i of At times scale_i
+    householder_qr(At, keep_q=False)
+    q, n_rows = At.shape
+    return upper_from_transposed(At, min(q, n_rows), q)
 
 
 def triangular_factor(M, shift=None, scale=None):
@@ -944,31 +1075,51 @@ def triangular_factor(M, shift=None, scale=None):
     ``scale_i (M_i - shift)``, formed one panel at a time: the centred,
     weighted copy of M is never held whole.
 
-    A tall M is factored by that same TSQR, locally: panels of about 8 MB
-    (:data:`_PANEL_ENTRIES`) are each reduced to their R while they stay in
-    cache, and the stacked R's are factored once more. The bulk of the flops
-    then runs on cache-resident data, about 3x faster than one sweep over
-    the whole of a tall M (measured at 500000 x 51), and the transposed
-    working copy is one panel, not M. Each panel's QR and the final one are
-    backward stable, so the result is as accurate as a single Householder QR
-    (Demmel et al., Sec. 3); R is the same up to the signs of its rows.
+    A tall M (at least two panels of about 8 MB, :data:`_PANEL_ENTRIES`) is
+    factored by that same TSQR, locally: each panel is reduced to its R
+    while it stays in cache, and the stacked R's are factored once more.
+    The bulk of the flops then runs on cache-resident data, about 3x faster
+    than one sweep over the whole of a tall M (measured at 500000 x 51), and
+    the transposed working copy is one panel per thread, not M. Each
+    panel's QR and the final one are backward stable, so the result is as
+    accurate as a single Householder QR (Demmel et al., Sec. 3); R is the
+    same up to the signs of its rows.
+
+    The panels are independent, so they are factored in parallel by as many
+    threads as BLAS was allowed (numpy releases the GIL in its loops and
+    products), each on a single-threaded BLAS: a panel's QR is hundreds of
+    mid-sized products, which a threaded BLAS runs slower than one thread
+    does on a busy machine (see :func:`one_blas_thread`). Each panel's R
+    does not depend on the number of threads: same input, same bits.
+
+    Peak memory above M and R: one transposed panel per thread, each under
+    ``2 * rows * q`` entries (16 MB for q <= 256, ``256 q^2`` bytes above),
+    or a transposed copy of M when it is shorter than two panels.
     """
     m, q = M.shape
     rows = _panel_rows(q)
-    factors = []
-    for start in range(0, max(m, 1), rows):
-        P = M[start:start + rows]
-        if shift is not None:
-            P = P - shift
-        if scale is not None:
-            P = P * scale[start:start + rows, None]
-        At = np.array(P.T, dtype=np.float64, order="C")
-        factors.append(_factor_transposed(At, P.shape[0]))
-        if len(factors) > 64:  # keep the stack of R's small: fold it now
-            factors = [triangular_factor(np.vstack(factors))]
-    if len(factors) == 1:
-        return factors[0]
-    return triangular_factor(np.vstack(factors))
+    n_panels = m // rows
+    if n_panels < 2:
+        return _rows_factor(M, 0, m, shift, scale)
+    bounds = [i * m // n_panels for i in range(n_panels + 1)]  # rows..2 rows - 1 each
+
+    def panel(i):
+        return _rows_factor(M, bounds[i], bounds[i + 1], shift, scale)
+
+    with one_blas_thread() as n_threads, contextlib.ExitStack() as stack:
+        workers = min(n_threads, n_panels, os.cpu_count() or 1)
+        mapper = map
+        if workers > 1:
+            mapper = stack.enter_context(ThreadPoolExecutor(max_workers=workers)).map
+        R = None
+        for first in range(0, n_panels, _FOLD):  # keep the stack of R's small: fold it
+            parts = list(mapper(panel, range(first, min(first + _FOLD, n_panels))))
+            stacked = np.vstack(parts if R is None else [R] + parts)
+            R = _rows_factor(stacked, 0, stacked.shape[0])
+    return R
+
+
+_FOLD = 64  # panels' R's stacked at most before they are merged
 
 
 class CentredFactor:

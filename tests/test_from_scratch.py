@@ -101,7 +101,7 @@ SKLEARN_ALLOWED = {
 # sys, builtins or ctypes: they fetch modules by name).
 STDLIB_ALLOWED = frozenset(
     "__future__ abc collections concurrent contextlib copy dataclasses functools itertools "
-    "math numbers operator os time typing warnings weakref".split()
+    "math numbers operator os threading time typing warnings weakref".split()
 )
 # Other plumbing, by name: threadpoolctl (a scikit-learn dependency) limits
 # the BLAS threads around loops of tiny products; it computes nothing.
