@@ -79,7 +79,6 @@ class RowSparseGradient:
     def __init__(self, dense, theta, lead, width, scale, rows, values):
         self.dense, self.theta, self.lead, self.width = dense, theta, lead, width
         self.scale, self.rows, self.values = scale, rows, values
-        self.shape, self.dtype = dense.shape, dense.dtype
 
     def stretch_length(self):
         """A stretch length of whole rows (the multiple of ``width`` nearest below _STRETCH)."""
