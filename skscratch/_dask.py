@@ -701,7 +701,7 @@ class DaskLinearLogit(LinearLogit):
         self._mask[:self.p * self.k] = 1.0
         self.bound = 0.5 if self.multinomial else 0.25
         self.metric = None
-        self._pending = (None, None)  # (gradient in the logits, its pullback under way)
+        self._pending = (None, None)  # (gradient in the logits, its pullback X^T G)
 
     def class_totals(self):
         return self._class_totals
@@ -718,20 +718,24 @@ class DaskLinearLogit(LinearLogit):
     def outer(self, z):
         LG = map_rows(_outer_block, [z, self.y, self.w], self.k + 1, self.k).persist()
         # The engine asks for this gradient's pullback next whenever the
-        # point is accepted (nearly always the first trial): start that pass
-        # now, so that the loss and the pullback cost one round trip to the
-        # cluster, not two. A rejected trial wastes one pass over X.
-        self._pending = (LG, sum_blocks(_pullback_block, [self.X, LG], self.size,
-                                        self.k).persist())
-        (loss,) = _compute(LG[:, self.k].sum())
+        # point is accepted (nearly always the first trial): compute it with
+        # the loss, so that an accepted step costs one round trip to the
+        # cluster, not two. A rejected trial wastes one pass over X. (On a
+        # local cluster this saved 6 of 22 round trips in a 5-iteration fit
+        # and no measurable time: the pullback already ran while the loss was
+        # awaited. It counts where the scheduler is a network hop away.)
+        loss, parts = _compute(LG[:, self.k].sum(),
+                               sum_blocks(_pullback_block, [self.X, LG], self.size, self.k))
+        self._pending = (LG, parts)
         return float(loss), LG
 
     def pullback_theta(self, gz, theta):
         W, _ = self.split(theta)
-        pending = self._pending if self._pending[0] is gz else (
-            gz, sum_blocks(_pullback_block, [self.X, gz], self.size, self.k))
+        if self._pending[0] is gz:
+            parts = self._pending[1]
+        else:
+            (parts,) = _compute(sum_blocks(_pullback_block, [self.X, gz], self.size, self.k))
         self._pending = (None, None)
-        (parts,) = _compute(pending[1])
         g = np.empty(self.size)
         gW, gb = self.split(g)
         gW[...] = parts[:self.p * self.k].reshape(self.p, self.k)

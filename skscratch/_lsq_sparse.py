@@ -168,10 +168,13 @@ def lsmr(A, B, atol=1e-6, btol=1e-6, conlim=1e8, maxiter=None):
     normb = beta.copy()
     ctol = 1.0 / conlim if conlim > 0 else 0.0
 
-    def colnorms(M):
-        return np.sqrt(np.einsum("ij,ij->j", M, M))
-
     single = m == 1
+    # The norm of each column; with one target, the scalar form of the same norm
+    reduce_to = "ij,ij->" if single else "ij,ij->j"
+
+    def colnorms(M):
+        return np.sqrt(np.einsum(reduce_to, M, M))
+
     if single:
         # One target: its recurrence scalars as numpy scalars rather than
         # arrays of length 1 (several times cheaper per operation; the
@@ -180,9 +183,6 @@ def lsmr(A, B, atol=1e-6, btol=1e-6, conlim=1e8, maxiter=None):
          tautildeold, thetatilde, zeta, normA2, maxrbar, minrbar, normb) = (
             a[0] for a in (alpha, beta, zetabar, alphabar, rho, rhobar, cbar, sbar, betadd, betad,
                            rhodold, tautildeold, thetatilde, zeta, normA2, maxrbar, minrbar, normb))
-
-        def colnorms(M):  # noqa: F811 - the scalar form of the same norm
-            return np.sqrt(np.einsum("ij,ij->", M, M))
 
     itn = 0
     with np.errstate(divide="ignore", invalid="ignore"):
