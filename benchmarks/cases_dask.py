@@ -26,7 +26,7 @@ sampled every 0.5 s), minus its resident memory before that fit.
 
 The target scale (10 to 40 million rows by 50 columns, 4 to 16 GB) takes
 minutes per fit on two shared cores, and every case is fitted 8 times per
-side; the default run uses 200000 rows and ``--quick`` 100000 (``N_ROWS``);
+side; the default run uses 200000 rows and ``--quick`` 50000 (``N_ROWS``);
 ``--full`` adds a least-squares case on 10 million rows (4 GB) against Dask's TSQR
 and a logistic case on 5 million rows (800 MB) against dask-ml.
 The memory test of ``tests/test_dask_cluster.py`` covers an X larger than a
@@ -50,8 +50,9 @@ P_OLS, P_LOGIT = 50, 20
 # --quick (3 repeats) at 200000 rows the suite took 4.5 min on two cores
 # shared at a load of 8.5, most of it dask-ml's fits. At 100000 it took
 # 2.3 min at a load of 0.5 to 4, mostly the logistic case, whose fits are
-# bound by the round trips to the cluster (about 1.5 s per iteration).
-N_ROWS = {"quick": 100_000, "default": 200_000}
+# bound by the round trips to the cluster (about 1.5 s per iteration then);
+# at 100000 on an idle machine the suite took 49 s of a 4.5-minute quick run.
+N_ROWS = {"quick": 50_000, "default": 200_000}
 N_ROWS_FULL = 10_000_000
 N_ROWS_LOGIT_FULL = 5_000_000
 

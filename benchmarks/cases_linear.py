@@ -100,7 +100,7 @@ def sweeps(quick):
     mode stops earlier.
     """
     if quick:
-        sample_sizes = [1_000, 4_000, 16_000, 64_000]
+        sample_sizes = [1_000, 4_000, 16_000, 32_000]
         feature_sizes = [10, 40, 160]
     else:
         sample_sizes = [1_000, 3_000, 10_000, 30_000, 100_000]

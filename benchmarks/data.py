@@ -8,7 +8,7 @@ from sklearn.preprocessing import StandardScaler
 RANDOM_STATE = 0
 # make_classification: the full problem, and the smaller one of --quick runs.
 SYNTHETIC = dict(n_features=100, n_informative=60, n_classes=5, random_state=RANDOM_STATE)
-SYNTHETIC_SAMPLES, QUICK_SYNTHETIC_SAMPLES = 200_000, 50_000
+SYNTHETIC_SAMPLES, QUICK_SYNTHETIC_SAMPLES = 200_000, 20_000
 
 
 def synthetic_size(quick):
