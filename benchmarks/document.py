@@ -8,6 +8,7 @@ from pathlib import Path
 from .harness import LONG_FIT_SECONDS, MIN_BATCH_SECONDS, Repeats
 from .machine import BUSY_LOAD, usage_line
 from .report import agreement_table, case_table, render_markdown, sweep_table, worst_ratio_line
+from .suites import SUITES
 
 
 @dataclass
@@ -146,7 +147,12 @@ def render_document(runs, options, machine, image_dir_relative):
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     mode = {"quick": "quick mode: smaller data, fewer repeats",
             "default": "the default run", "full": "full mode: every sweep point and case"}
-    lines = ["# Benchmarks", ""]
+    names = [run.suite.name for run in runs]
+    # A partial or non-default run says so in its title: it is published
+    # beside the default report, not in place of it.
+    title = "Benchmarks" if options.mode == "default" and names == list(SUITES) else (
+        f"Benchmarks, {options.mode} mode: {', '.join(names)}")
+    lines = [f"# {title}", ""]
     if busy:
         lines += [f"```{{warning}}\n{busy}\n```", ""]
     lines += [
