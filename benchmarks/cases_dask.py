@@ -27,8 +27,8 @@ sampled every 0.5 s), minus its resident memory before that fit.
 The target scale (10 to 40 million rows by 50 columns, 4 to 16 GB) takes
 minutes per fit on two shared cores, and every case is fitted 8 times per
 side; the default run uses 200000 rows and ``--quick`` 50000 (``N_ROWS``);
-``--full`` adds a least-squares case on 10 million rows (4 GB) against Dask's TSQR
-and a logistic case on 5 million rows (800 MB) against dask-ml.
+``--full`` adds least-squares cases on 10 million rows (4 GB) against Dask's TSQR
+and dask-ml, and a logistic case on 5 million rows (800 MB) against dask-ml.
 The memory test of ``tests/test_dask_cluster.py`` covers an X larger than a
 worker's memory limit.
 """
@@ -326,6 +326,14 @@ def dask_cases(quick):
                             "(dask-glm, its default solver)",
                 load=regression_data(n_ols, P_OLS), make_ours=ours_ols,
                 make_theirs=lambda: OnCluster(DaskMLLinear()), compare=_lstsq_compare,
+            ))
+            # The target scale against dask-ml too (about 5 minutes a fit): --full only
+            cases.append(Case(
+                name=f"lstsq {N_ROWS_FULL * 0.8 / 1e6:.2g}M x {P_OLS} vs dask-ml",
+                description=f"{N_ROWS_FULL} x {P_OLS}, as above; `--full` only",
+                load=regression_data(N_ROWS_FULL, P_OLS), make_ours=ours_ols,
+                make_theirs=lambda: OnCluster(DaskMLLinear()), compare=_lstsq_compare,
+                full_only=True,
             ))
         cases.append(Case(
             name=f"logistic {n_logit * 0.8 / 1e6:.2g}M x {P_LOGIT} vs dask-ml",
