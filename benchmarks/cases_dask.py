@@ -293,48 +293,36 @@ def _logistic_compare(ours, theirs):
     }
 
 
+def _lstsq_case(n, description, twin, full_only=False):
+    """``LinearRegressionOLS`` against ``twin`` (a DaskLstsq-like class) on ``n`` rows."""
+    return Case(
+        name=f"lstsq {n * 0.8 / 1e6:.2g}M x {P_OLS} vs "
+             f"{'dask TSQR' if twin is DaskLstsq else 'dask-ml'}",
+        description=description, load=regression_data(n, P_OLS),
+        make_ours=lambda: OnCluster(LinearRegressionOLS()),
+        make_theirs=lambda: OnCluster(twin()), compare=_lstsq_compare, full_only=full_only,
+    )
+
+
 def dask_cases(quick):
     n_ols = N_ROWS["quick" if quick else "default"]
     n_logit = N_ROWS["quick" if quick else "default"]
-    ols_size = f"{n_ols * 0.8 / 1e6:.2g}M x {P_OLS}"
-
-    def ours_ols():
-        return OnCluster(LinearRegressionOLS())
-
     cases = [
-        Case(
-            name=f"lstsq {ols_size} vs dask TSQR",
-            description=f"{n_ols} x {P_OLS} Gaussian rows with offsets, generated lazily in "
-                        "20 MB blocks; 80/20 split by blocks; `dask.array.linalg.lstsq` on "
-                        "`[X | 1]`",
-            load=regression_data(n_ols, P_OLS), make_ours=ours_ols,
-            make_theirs=lambda: OnCluster(DaskLstsq()), compare=_lstsq_compare,
-        ),
+        _lstsq_case(n_ols, f"{n_ols} x {P_OLS} Gaussian rows with offsets, generated lazily in "
+                           "20 MB blocks; 80/20 split by blocks; `dask.array.linalg.lstsq` on "
+                           "`[X | 1]`", DaskLstsq),
+        # The target scale, 10 million rows (4 GB, never in one process): --full only
+        _lstsq_case(N_ROWS_FULL, f"{N_ROWS_FULL} x {P_OLS}, as above; `--full` only "
+                                 "(minutes per fit here)", DaskLstsq, full_only=True),
     ]
-    # The target scale, 10 million rows (4 GB, never in one process): --full only
-    cases.append(Case(
-        name=f"lstsq {N_ROWS_FULL * 0.8 / 1e6:.2g}M x {P_OLS} vs dask TSQR",
-        description=f"{N_ROWS_FULL} x {P_OLS}, as above; `--full` only (minutes per fit here)",
-        load=regression_data(N_ROWS_FULL, P_OLS), make_ours=ours_ols,
-        make_theirs=lambda: OnCluster(DaskLstsq()), compare=_lstsq_compare, full_only=True,
-    ))
     if _dask_ml_available():
         if not quick:  # --quick: dask-ml is the twin of the logistic row only
-            cases.append(Case(
-                name=f"lstsq {ols_size} vs dask-ml",
-                description="the same data; `dask_ml.linear_model.LinearRegression()` "
-                            "(dask-glm, its default solver)",
-                load=regression_data(n_ols, P_OLS), make_ours=ours_ols,
-                make_theirs=lambda: OnCluster(DaskMLLinear()), compare=_lstsq_compare,
-            ))
-            # The target scale against dask-ml too (about 5 minutes a fit): --full only
-            cases.append(Case(
-                name=f"lstsq {N_ROWS_FULL * 0.8 / 1e6:.2g}M x {P_OLS} vs dask-ml",
-                description=f"{N_ROWS_FULL} x {P_OLS}, as above; `--full` only",
-                load=regression_data(N_ROWS_FULL, P_OLS), make_ours=ours_ols,
-                make_theirs=lambda: OnCluster(DaskMLLinear()), compare=_lstsq_compare,
-                full_only=True,
-            ))
+            cases.append(_lstsq_case(
+                n_ols, "the same data; `dask_ml.linear_model.LinearRegression()` "
+                       "(dask-glm, its default solver)", DaskMLLinear))
+            # The target scale against dask-ml too (its fits took 2 minutes here): --full only
+            cases.append(_lstsq_case(N_ROWS_FULL, f"{N_ROWS_FULL} x {P_OLS}, as above; "
+                                                  "`--full` only", DaskMLLinear, full_only=True))
         cases.append(Case(
             name=f"logistic {n_logit * 0.8 / 1e6:.2g}M x {P_LOGIT} vs dask-ml",
             description=f"{n_logit} x {P_LOGIT} Gaussian rows, labels from a logistic model; "
