@@ -277,7 +277,7 @@ def sum_blocks(func, arrays, size, *args, **kwargs):
     The partials are summed by one task per :data:`_SUM_FAN_IN` blocks: each
     level of a reduction tree is a scheduler round trip (about 20 ms on a
     local cluster on two cores, measured), and Dask's default fan-in of 4
-    makes three levels of eight blocks where one does.
+    sums eight blocks in two levels where one does.
     """
     import dask.array as da
 
