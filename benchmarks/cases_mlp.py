@@ -137,8 +137,8 @@ def small_cases(quick):
     ]
     if quick:  # a default network (wine) and the article's; digits' long fits are left out
         accuracy = [row for row in accuracy if row[0].startswith(("wine", "article"))]
-    # --quick times the article's network on one thread only in the default run
-    # (its one-thread timing took 9 of the quick run's 200 s; wine keeps the column).
+    # The article's network is timed on one thread in the default run only (that
+    # timing took 9 s of a 200 s quick run; wine keeps the quick run's column).
     found = []
     for name, load, net, description in accuracy:
         params = dict(random_state=RANDOM_STATE, **net)
