@@ -265,19 +265,23 @@ def map_rows(func, arrays, cols, *args, dtype=np.float64, **kwargs):
                          meta=np.empty((0, 0), dtype=dtype), **kwargs)
 
 
-# Partial sums per reduction task: a flat sum for up to 64 blocks (each partial
-# is a vector of O(p k) or O(p^2) numbers: 64 of them fit in any worker).
+# Partial sums per reduction task: a flat sum of up to 64 blocks' partials, as
+# long as they hold at most 64 MB together, and never fewer than Dask's
+# default of 4 (a Gram matrix's partials are p^2 numbers each: at p = 2000,
+# 32 MB, so 4 per task as before; the loss and gradient's, p k numbers, 64).
 _SUM_FAN_IN = 64
+_SUM_TASK_BYTES = 64 * 2**20
 
 
 def sum_blocks(func, arrays, size, *args, **kwargs):
     """``sum_b func(*blocks_b, *args)`` as a lazy Dask vector (size,): partials summed in a tree.
 
     ``func`` returns a flat float64 vector of ``size`` entries for its block.
-    The partials are summed by one task per :data:`_SUM_FAN_IN` blocks: each
-    level of a reduction tree is a scheduler round trip (about 20 ms on a
-    local cluster on two cores, measured), and Dask's default fan-in of 4
-    sums eight blocks in two levels where one does.
+    The partials are summed by one task per :data:`_SUM_FAN_IN` blocks (fewer
+    for large partials, see :data:`_SUM_TASK_BYTES`): each level of a
+    reduction tree is a scheduler round trip (about 20 ms on a local cluster
+    on two cores, measured), and Dask's default fan-in of 4 sums eight blocks
+    in two levels where one does.
     """
     import dask.array as da
 
@@ -285,7 +289,8 @@ def sum_blocks(func, arrays, size, *args, **kwargs):
     parts = da.map_blocks(_as_row, *arrays, *args, block_function=func,
                           chunks=((1,) * nb, (size,)), dtype=np.float64, meta=np.empty((0, 0)),
                           **kwargs)
-    return parts.sum(axis=0, split_every=_SUM_FAN_IN)
+    fan_in = int(min(_SUM_FAN_IN, max(4, _SUM_TASK_BYTES // (8 * max(size, 1)))))
+    return parts.sum(axis=0, split_every=fan_in)
 
 
 def _as_row(*blocks, block_function, **kwargs):
